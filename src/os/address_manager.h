@@ -3,7 +3,6 @@
 
 #include <span>
 #include <string>
-
 #include <tl/expected.hpp>
 
 #include "proto/address.h"

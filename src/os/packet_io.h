@@ -4,7 +4,6 @@
 
 #include <cstdint>
 #include <span>
-
 #include <tl/expected.hpp>
 
 #include "proto/address.h"

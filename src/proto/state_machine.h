@@ -18,16 +18,16 @@ inline constexpr std::size_t kTimerCount = 3;
 
 // Why a transition happened; logged and counted by the daemon.
 enum class Reason : std::uint8_t {
-  kStarted,        // INIT -> BACKUP at start or link up
-  kMasterDown,     // no advertisement within the master-down interval
-  kPreempt,        // preempt on, and we advertise faster than the MASTER
-  kPeerDemoted,    // the MASTER advertises a higher demote count than ours
-  kPeerTooSlow,    // the MASTER's interval exceeds our master-down interval (catches bow-outs)
-  kPeerBetter,     // as MASTER we heard an equal-or-better advertisement: yield
-  kLinkDown,       // parent interface lost its link
-  kForced,         // carpctl state
-  kMaintenance,    // carpctl maintenance on
-  kStopped,        // graceful stop
+  kStarted,      // INIT -> BACKUP at start or link up
+  kMasterDown,   // no advertisement within the master-down interval
+  kPreempt,      // preempt on, and we advertise faster than the MASTER
+  kPeerDemoted,  // the MASTER advertises a higher demote count than ours
+  kPeerTooSlow,  // the MASTER's interval exceeds our master-down interval (catches bow-outs)
+  kPeerBetter,   // as MASTER we heard an equal-or-better advertisement: yield
+  kLinkDown,     // parent interface lost its link
+  kForced,       // carpctl state
+  kMaintenance,  // carpctl maintenance on
+  kStopped,      // graceful stop
 };
 const char* toString(Reason reason) noexcept;
 
@@ -39,9 +39,9 @@ struct VhidSettings {
   Vhid vhid;
   AdvBase advbase;
   AdvSkew advskew;
-  bool preempt = false;    // net.inet.carp.preempt
-  bool has_ipv4 = false;   // advertise and time out on IPv4
-  bool has_ipv6 = false;   // advertise and time out on IPv6
+  bool preempt = false;   // net.inet.carp.preempt
+  bool has_ipv4 = false;  // advertise and time out on IPv4
+  bool has_ipv6 = false;  // advertise and time out on IPv6
   // FreeBSD peers ignore the demote byte: also add the demotion to the advertised advskew,
   // clamped to 240 (FreeBSD ip_carp.c DEMOTE_ADVSKEW).
   bool demotion_in_advskew = false;
@@ -180,7 +180,7 @@ class VhidMachine {
 
   void becomeMaster(Reason reason, TimePoint now, ActionList& out) noexcept;
   void becomeBackup(Reason reason, TimePoint now, ActionList& out) noexcept;
-  void leaveMaster(Reason reason, TimePoint now, ActionList& out) noexcept;
+  void leaveMaster(Reason reason, TimePoint now, ActionList& out, bool bow_out = false) noexcept;
   void sendAdvert(TimePoint now, ActionList& out) noexcept;
   void armMasterDown(TimePoint now, ActionList& out) noexcept;
   void armMasterDown(Family family, TimePoint now, ActionList& out) noexcept;
@@ -192,10 +192,10 @@ class VhidMachine {
   State state_ = State::kInit;
   Demote demote_ = Demote::none();
   bool maintenance_ = false;
-  bool link_suppressed_ = false;       // OpenBSD sc_suppress: INIT because the link is down
-  int delayed_announce_ = -1;          // OpenBSD sc_delayed_arp
-  int send_errors_ = 0;                // consecutive failed sends
-  int send_successes_ = 0;             // consecutive good sends after the error demotion
+  bool link_suppressed_ = false;  // OpenBSD sc_suppress: INIT because the link is down
+  int delayed_announce_ = -1;     // OpenBSD sc_delayed_arp
+  int send_errors_ = 0;           // consecutive failed sends
+  int send_successes_ = 0;        // consecutive good sends after the error demotion
   bool send_error_demoted_ = false;
   TimePoint last_reannounce_{};
 };
