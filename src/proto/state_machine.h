@@ -159,6 +159,8 @@ class VhidMachine {
   ActionList handle(const Event& event, TimePoint now) noexcept;
 
   State state() const noexcept { return state_; }
+  // preempt is host-wide (net.inet.carp.preempt) and may change at runtime, as the sysctl can.
+  void setPreempt(bool preempt) noexcept { settings_.preempt = preempt; }
   const VhidSettings& settings() const noexcept { return settings_; }
   bool maintenance() const noexcept { return maintenance_; }
   // The demote byte and advskew this VHID puts on the wire now (demotion and maintenance

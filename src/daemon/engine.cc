@@ -1,0 +1,530 @@
+#include "daemon/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+#include <variant>
+
+#include "config/address_text.h"
+#include "proto/frames.h"
+#include "proto/header.h"
+
+namespace carp::daemon {
+namespace {
+
+using proto::Family;
+using proto::State;
+
+// At most one log line per (interface, drop reason) in this interval: a flood of forged
+// packets must not flood the journal too.
+constexpr auto kDropLogInterval = std::chrono::seconds(10);
+
+bool hasFamily(const config::VhidConfig& c, Family f) {
+  return std::any_of(c.addresses.begin(), c.addresses.end(),
+                     [f](const proto::InterfaceAddress& a) { return a.address.family == f; });
+}
+
+const std::optional<proto::IpAddress>& peerFor(const config::VhidConfig& c, Family f) {
+  return f == Family::kIPv4 ? c.peer : c.peer6;
+}
+
+bool sameVhidConfig(const config::VhidConfig& a, const config::VhidConfig& b) {
+  return a.interface == b.interface && a.vhid == b.vhid && a.advbase == b.advbase &&
+         a.advskew == b.advskew && a.key.sameAs(b.key) && a.addresses == b.addresses &&
+         a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac;
+}
+
+std::string vhidName(const VhidRuntime& v) {
+  return v.config.interface + " vhid " + std::to_string(v.config.vhid.value());
+}
+
+const char* demotionCauseText(proto::DemotionCause cause) {
+  switch (cause) {
+    case proto::DemotionCause::kLinkDown:
+      return "link state";
+    case proto::DemotionCause::kSendErrors:
+      return "send errors";
+  }
+  return "?";
+}
+
+const char* dropText(proto::DropReason reason) {
+  switch (reason) {
+    case proto::DropReason::kBadLength:
+      return "too short";
+    case proto::DropReason::kBadVersion:
+      return "not CARP version 2";
+    case proto::DropReason::kBadChecksum:
+      return "bad checksum";
+    case proto::DropReason::kUnknownVhid:
+      return "no such VHID here";
+    case proto::DropReason::kBadTtl:
+      return "TTL/hop limit is not 255 (routed, or forged)";
+    case proto::DropReason::kBadAuth:
+      return "HMAC mismatch: different passphrase or address set";
+    case proto::DropReason::kOwnCounter:
+      return "our own counter echoed back (loop or replay)";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Engine::Engine(EngineDeps deps, config::Config config, bool maintenance)
+    : deps_(std::move(deps)),
+      global_(config.global),
+      maintenance_(maintenance),
+      ip_ids_(std::random_device{}()) {
+  for (auto& c : config.vhids) vhids_.push_back(makeVhid(std::move(c)));
+}
+
+Engine::~Engine() = default;
+
+InterfaceRuntime& Engine::interfaceFor(const std::string& name) {
+  auto it = interfaces_.find(name);
+  if (it != interfaces_.end()) return *it->second;
+  auto info = deps_.interfaces.find(name);
+  if (!info) throw std::runtime_error("interface " + name + " does not exist");
+  auto iface = std::make_unique<InterfaceRuntime>();
+  iface->name = name;
+  iface->info = *info;
+  return *interfaces_.emplace(name, std::move(iface)).first->second;
+}
+
+std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
+  InterfaceRuntime& iface = interfaceFor(c.interface);
+  auto signer = proto::HmacSigner::make(c.key, c.vhid, c.addresses);
+  if (!signer) {
+    throw std::runtime_error(c.interface + " vhid " + std::to_string(c.vhid.value()) +
+                             ": cannot prepare HMAC: " + signer.error());
+  }
+  proto::VhidSettings settings{c.vhid, c.advbase, c.advskew};
+  settings.preempt = global_.preempt;
+  settings.has_ipv4 = hasFamily(c, Family::kIPv4);
+  settings.has_ipv6 = hasFamily(c, Family::kIPv6);
+  const bool unicast = c.peer.has_value() || c.peer6.has_value();
+  os::VhidBinding binding{iface.info.ifindex, iface.name, c.vhid, c.vmac};
+  auto v = std::unique_ptr<VhidRuntime>(new VhidRuntime{
+      .id = next_id_++,
+      .config = std::move(c),
+      .machine = proto::VhidMachine(settings),
+      .signer = std::move(*signer),
+      .credentials = {},
+      .binding = binding,
+      .iface = &iface,
+      .counters = {},
+      .master = {},
+      .since = deps_.wall_clock(),
+      .addresses_on = false,
+  });
+  v->credentials = proto::VhidCredentials{&v->signer, proto::randomCounter(), unicast};
+  return v;
+}
+
+void Engine::start(proto::TimePoint now) {
+  deps_.addresses.removeStale();
+  for (auto& v : vhids_) v->iface->by_vhid[v->config.vhid.value()] = v.get();
+  for (auto& v : vhids_) {
+    for (const auto& g : v->config.groups) groups_.ensure(g);
+  }
+  started_ = true;
+  for (auto& v : vhids_) attachAndStart(*v, now);
+}
+
+void Engine::attachAndStart(VhidRuntime& v, proto::TimePoint now) {
+  if (auto attached = deps_.addresses.attach(v.binding); !attached) {
+    deps_.log->error("{}: cannot prepare the virtual MAC interface: {}", vhidName(v),
+                     attached.error());
+  }
+  if (maintenance_) dispatch(v, proto::event::Maintenance{true}, now);
+  dispatch(v, proto::event::DemotionChanged{groups_.demoteFor(v.config.groups)}, now);
+  if (!v.iface->info.running) deps_.log->warn("{}: {} has no link", vhidName(v), v.iface->name);
+  dispatch(v, proto::event::Start{v.iface->info.running}, now);
+}
+
+void Engine::stopVhid(VhidRuntime& v, proto::TimePoint now) noexcept {
+  dispatch(v, proto::event::Stop{}, now);
+  timers_.cancelOwner(v.id);
+  deps_.addresses.detach(v.binding);
+}
+
+void Engine::stop(proto::TimePoint now) noexcept {
+  if (!started_) return;
+  for (auto& v : vhids_) stopVhid(*v, now);
+  started_ = false;
+}
+
+void Engine::dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoint now) noexcept {
+  apply(v, v.machine.handle(event, now), now);
+}
+
+void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
+                   proto::TimePoint now) noexcept {
+  namespace action = proto::action;
+  for (const proto::Action& a : actions) {
+    if (const auto* send = std::get_if<action::SendAdvert>(&a)) {
+      const bool ok = sendAdvert(v, *send);
+      dispatch(v, proto::event::SendResult{ok}, now);
+    } else if (const auto* arm = std::get_if<action::ArmTimer>(&a)) {
+      timers_.arm({v.id, arm->timer}, arm->at);
+    } else if (const auto* cancel = std::get_if<action::CancelTimer>(&a)) {
+      timers_.cancel({v.id, cancel->timer});
+    } else if (std::holds_alternative<action::AddAddresses>(a)) {
+      setAddresses(v, true);
+    } else if (std::holds_alternative<action::RemoveAddresses>(a)) {
+      setAddresses(v, false);
+    } else if (std::holds_alternative<action::Announce>(a)) {
+      announce(v);
+    } else if (const auto* t = std::get_if<action::Transition>(&a)) {
+      deps_.log->info("{}: {} -> {} ({})", vhidName(v), proto::toString(t->from),
+                      proto::toString(t->to), proto::toString(t->reason));
+      v.since = deps_.wall_clock();
+      if (t->to == State::kMaster) {
+        if (t->from == State::kBackup) {
+          // OpenBSD carp_master_down counts every BACKUP -> MASTER as carps_preempt.
+          v.counters.add(Counter::kPreempt);
+          stats_.add(Counter::kPreempt);
+        }
+        const auto own =
+            advertSource(v, v.machine.settings().has_ipv4 ? Family::kIPv4 : Family::kIPv6);
+        v.master = own ? config::formatAddress(*own) : std::string();
+      } else if (t->from == State::kMaster || t->to == State::kInit) {
+        v.master.clear();  // unknown until the new MASTER is heard
+      }
+    } else if (const auto* adj = std::get_if<action::AdjustDemotion>(&a)) {
+      deps_.log->info("{}: demotion {:+d} ({})", vhidName(v), adj->delta,
+                      demotionCauseText(adj->cause));
+      adjustDemotion(v, adj->delta, now);
+    }
+  }
+}
+
+std::optional<proto::IpAddress> Engine::advertSource(const VhidRuntime& v, Family f) const {
+  // OpenBSD carp_send_ad: the first address of that family on the parent interface; for IPv6
+  // the link-local, which is what the parent normally has first.
+  const auto& info = v.iface->info;
+  if (f == Family::kIPv4) {
+    if (!info.ipv4.empty()) return info.ipv4.front();
+    return std::nullopt;
+  }
+  for (const auto& a : info.ipv6) {
+    if (a.isIpv6LinkLocal()) return a;
+  }
+  if (!info.ipv6.empty()) return info.ipv6.front();
+  return std::nullopt;
+}
+
+bool Engine::sendAdvert(VhidRuntime& v, const proto::action::SendAdvert& advert) noexcept {
+  proto::CarpHeader h;
+  h.vhid = v.config.vhid.value();
+  h.advskew = advert.advskew;
+  h.advbase = advert.advbase;
+  h.demote = advert.demote;
+  h.counter = v.credentials.own_counter;
+  h.digest = v.signer.sign(h.counter);
+  const auto payload = proto::encodeHeader(h);
+
+  bool all_ok = true;
+  for (Family f : {Family::kIPv4, Family::kIPv6}) {
+    const bool has =
+        f == Family::kIPv4 ? v.machine.settings().has_ipv4 : v.machine.settings().has_ipv6;
+    if (!has) continue;
+    const auto source = advertSource(v, f);
+    const auto& peer = peerFor(v.config, f);
+    tl::expected<void, os::Errno> sent;
+    if (peer) {
+      // Unicast: the kernel routes it and resolves the peer's MAC; the source MAC is the
+      // NIC's own, as FreeBSD sends untagged unicast advertisements.
+      if (!source) {
+        sent = tl::unexpected(EADDRNOTAVAIL);
+      } else {
+        sent = deps_.ip.sendIp(v.iface->info.ifindex, *source, *peer, payload);
+      }
+    } else {
+      const proto::MacAddress mac =
+          v.config.vmac ? proto::virtualMac(v.config.vhid) : v.iface->info.mac;
+      std::vector<std::uint8_t> frame;
+      if (f == Family::kIPv4) {
+        const auto src = source.value_or(proto::IpAddress::v4({0, 0, 0, 0}));
+        frame = proto::buildAdvertFrameV4(mac, src, proto::carpGroupV4(),
+                                          static_cast<std::uint16_t>(ip_ids_()), proto::kTosOpenBsd,
+                                          payload);
+      } else {
+        const auto src = source.value_or(proto::IpAddress::v6({}));
+        frame = proto::buildAdvertFrameV6(mac, src, proto::carpGroupV6(), 0, payload);
+      }
+      sent = deps_.frames.sendFrame(v.iface->info.ifindex, frame);
+    }
+    if (sent) {
+      const Counter c = f == Family::kIPv4 ? Counter::kOpackets : Counter::kOpackets6;
+      v.counters.add(c);
+      stats_.add(c);
+    } else {
+      all_ok = false;
+      deps_.log->warn("{}: cannot send advertisement: {}", vhidName(v),
+                      std::system_category().message(sent.error()));
+    }
+  }
+  return all_ok;
+}
+
+void Engine::announce(VhidRuntime& v) noexcept {
+  // OpenBSD carp_send_arp / carp_send_na: one gratuitous ARP request per IPv4 address and one
+  // unsolicited NA (Override) per IPv6 address, from the MAC that answers for them.
+  const proto::MacAddress mac =
+      v.config.vmac ? proto::virtualMac(v.config.vhid) : v.iface->info.mac;
+  for (const auto& a : v.config.addresses) {
+    const auto frame = a.address.family == Family::kIPv4
+                           ? proto::buildGratuitousArp(mac, a.address)
+                           : proto::buildUnsolicitedNa(mac, a.address, /*router=*/false);
+    if (auto sent = deps_.frames.sendFrame(v.iface->info.ifindex, frame); !sent) {
+      deps_.log->warn("{}: cannot announce {}: {}", vhidName(v), config::formatInterfaceAddress(a),
+                      std::system_category().message(sent.error()));
+    }
+  }
+}
+
+void Engine::setAddresses(VhidRuntime& v, bool on) noexcept {
+  v.addresses_on = on;
+  auto result = on ? deps_.addresses.add(v.binding, v.config.addresses)
+                   : deps_.addresses.remove(v.binding, v.config.addresses);
+  if (!result) {
+    deps_.log->error("{}: cannot {} virtual addresses: {}", vhidName(v), on ? "add" : "remove",
+                     result.error());
+  }
+}
+
+void Engine::adjustDemotion(VhidRuntime& v, int delta, proto::TimePoint now) noexcept {
+  for (const auto& g : v.config.groups) groups_.adjust(g, delta);
+  refreshDemotion(now);
+}
+
+void Engine::refreshDemotion(proto::TimePoint now) noexcept {
+  for (auto& v : vhids_) {
+    dispatch(*v, proto::event::DemotionChanged{groups_.demoteFor(v->config.groups)}, now);
+  }
+}
+
+void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
+                      proto::TimePoint now) noexcept {
+  stats_.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
+  InterfaceRuntime* iface = nullptr;
+  for (auto& [name, candidate] : interfaces_) {
+    if (candidate->info.ifindex == packet.ifindex) iface = candidate.get();
+  }
+  if (!iface) {
+    stats_.add(Counter::kBadif);
+    return;
+  }
+  auto valid = proto::validateAdvert(packet.payload, packet.ttl, *iface);
+  if (!valid) {
+    const Counter c = counterFor(valid.error());
+    stats_.add(c);
+    // Past the VHID lookup a drop can be attributed to the VHID it was aimed at.
+    if ((c == Counter::kBadttl || c == Counter::kBadauth || c == Counter::kLoop) &&
+        packet.payload.size() > 1) {
+      if (VhidRuntime* v = iface->by_vhid[packet.payload[1]]) v->counters.add(c);
+    }
+    logDrop(*iface, valid.error(), packet.source, now);
+    return;
+  }
+  const proto::CarpHeader& h = valid->header;
+  VhidRuntime& v = *iface->by_vhid[h.vhid];
+  v.counters.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
+  dispatch(v, proto::event::Advert{family, h.advbase, h.advskew, h.demote}, now);
+  if (v.machine.state() == State::kBackup) v.master = config::formatAddress(packet.source);
+}
+
+void Engine::logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
+                     const proto::IpAddress& source, proto::TimePoint now) noexcept {
+  auto& last = last_drop_log_[{iface.info.ifindex, reason}];
+  if (last != proto::TimePoint{} && now - last < kDropLogInterval) return;
+  last = now;
+  deps_.log->info(
+      "{}: dropped CARP packet from {}: {} ({}; further drops for this reason "
+      "are counted, not logged, for {} s)",
+      iface.name, config::formatAddress(source), proto::toString(reason), dropText(reason),
+      kDropLogInterval.count());
+}
+
+void Engine::onDeadline(proto::TimePoint now) noexcept {
+  for (const TimerQueue::Key& key : timers_.popDue(now)) {
+    auto it = std::find_if(vhids_.begin(), vhids_.end(),
+                           [&](const auto& v) { return v->id == key.owner; });
+    if (it != vhids_.end()) dispatch(**it, proto::event::TimerFired{key.timer}, now);
+  }
+}
+
+void Engine::onLink(int ifindex, bool running, proto::TimePoint now) noexcept {
+  for (auto& [name, iface] : interfaces_) {
+    if (iface->info.ifindex != ifindex || iface->info.running == running) continue;
+    iface->info.running = running;
+    deps_.log->warn("{}: link {}", name, running ? "up" : "down");
+    for (auto& v : vhids_) {
+      if (v->iface != iface.get()) continue;
+      if (running) {
+        dispatch(*v, proto::event::LinkUp{}, now);
+      } else {
+        dispatch(*v, proto::event::LinkDown{}, now);
+      }
+    }
+  }
+}
+
+void Engine::onAddressRemoved(int /*ifindex*/, const proto::InterfaceAddress& address) noexcept {
+  for (auto& v : vhids_) {
+    if (!v->addresses_on || v->machine.state() != State::kMaster) continue;
+    const auto& list = v->config.addresses;
+    if (std::find_if(list.begin(), list.end(), [&](const proto::InterfaceAddress& a) {
+          return a.address == address.address;
+        }) == list.end()) {
+      continue;
+    }
+    deps_.log->warn("{}: virtual address {} was removed by someone else; putting it back",
+                    vhidName(*v), config::formatInterfaceAddress(address));
+    setAddresses(*v, true);
+  }
+}
+
+void Engine::onInterfaceChanged(int ifindex) noexcept {
+  for (auto& [name, iface] : interfaces_) {
+    if (iface->info.ifindex != ifindex) continue;
+    if (auto fresh = deps_.interfaces.find(ifindex)) {
+      const bool running = iface->info.running;  // link changes arrive through onLink
+      iface->info = *fresh;
+      iface->info.running = running;
+    }
+  }
+}
+
+VhidRuntime* Engine::findVhid(const std::string& interface, int vhid) const {
+  for (const auto& v : vhids_) {
+    if (v->config.interface == interface && v->config.vhid.value() == vhid) return v.get();
+  }
+  return nullptr;
+}
+
+tl::expected<void, std::string> Engine::demote(const std::string& group, long long delta,
+                                               proto::TimePoint now) {
+  if (!groups_.contains(group)) {
+    std::string known;
+    for (const auto& [name, value] : groups_.counters())
+      known += (known.empty() ? "" : ", ") + name;
+    return tl::unexpected("no VHID is in demotion group '" + group + "' (groups: " + known + ")");
+  }
+  const long long value = groups_.adjust(group, delta);
+  deps_.log->info("demotion group {}: {:+d} by carpctl, now {}", group, delta, value);
+  refreshDemotion(now);
+  return {};
+}
+
+tl::expected<void, std::string> Engine::forceState(const std::string& interface, int vhid,
+                                                   State state, proto::TimePoint now) {
+  VhidRuntime* v = findVhid(interface, vhid);
+  if (!v) return tl::unexpected("no vhid " + std::to_string(vhid) + " on " + interface);
+  if (v->machine.state() == State::kInit) {
+    return tl::unexpected(vhidName(*v) + " is INIT (no link); cannot force a state");
+  }
+  dispatch(*v, proto::event::ForceState{state}, now);
+  return {};
+}
+
+tl::expected<void, std::string> Engine::setMaintenance(bool on, proto::TimePoint now) {
+  if (maintenance_ != on) deps_.log->warn("maintenance mode {}", on ? "on" : "off");
+  maintenance_ = on;
+  for (auto& v : vhids_) dispatch(*v, proto::event::Maintenance{on}, now);
+  return {};
+}
+
+tl::expected<void, std::string> Engine::reload(config::Config config, proto::TimePoint now) {
+  if (config.global.control_socket != global_.control_socket ||
+      config.global.state_dir != global_.state_dir) {
+    deps_.log->warn("control_socket and state_dir take effect at the next start");
+  }
+
+  // Phase 1: build everything new; any failure leaves the running configuration untouched.
+  std::vector<std::unique_ptr<VhidRuntime>> next;
+  std::vector<VhidRuntime*> kept;
+  const config::GlobalConfig old_global = global_;
+  global_.preempt = config.global.preempt;
+  try {
+    for (auto& c : config.vhids) {
+      VhidRuntime* old = findVhid(c.interface, c.vhid.value());
+      if (old && sameVhidConfig(old->config, c)) {
+        kept.push_back(old);
+        next.push_back(nullptr);  // placeholder, filled from vhids_ below
+      } else {
+        next.push_back(makeVhid(std::move(c)));
+      }
+    }
+  } catch (const std::exception& e) {
+    global_ = old_global;
+    dropUnusedInterfaces();
+    return tl::unexpected(std::string(e.what()));
+  }
+  global_.log_level = config.global.log_level;
+  // preempt is a host-wide setting that the machines can take in place (no restart).
+  for (VhidRuntime* k : kept) k->machine.setPreempt(global_.preempt);
+
+  // Phase 2: stop what goes away or changes, then swap and start what is new.
+  std::vector<std::unique_ptr<VhidRuntime>> old_list = std::move(vhids_);
+  vhids_.clear();
+  std::size_t kept_index = 0;
+  for (auto& n : next) {
+    if (n) {
+      vhids_.push_back(std::move(n));
+      continue;
+    }
+    VhidRuntime* k = kept[kept_index++];
+    auto it =
+        std::find_if(old_list.begin(), old_list.end(), [k](const auto& p) { return p.get() == k; });
+    vhids_.push_back(std::move(*it));
+  }
+  for (auto& old : old_list) {
+    if (!old) continue;
+    deps_.log->info("{}: removed or changed by reload", vhidName(*old));
+    old->iface->by_vhid[old->config.vhid.value()] = nullptr;
+    stopVhid(*old, now);
+  }
+  old_list.clear();
+  dropUnusedInterfaces();
+  for (auto& v : vhids_) {
+    for (const auto& g : v->config.groups) groups_.ensure(g);
+  }
+  for (auto& v : vhids_) {
+    if (v->iface->by_vhid[v->config.vhid.value()] == v.get()) continue;  // kept
+    v->iface->by_vhid[v->config.vhid.value()] = v.get();
+    deps_.log->info("{}: started by reload", vhidName(*v));
+    attachAndStart(*v, now);
+  }
+  return {};
+}
+
+void Engine::dropUnusedInterfaces() {
+  for (auto it = interfaces_.begin(); it != interfaces_.end();) {
+    const bool used = std::any_of(vhids_.begin(), vhids_.end(),
+                                  [&](const auto& v) { return v->iface == it->second.get(); });
+    it = used ? std::next(it) : interfaces_.erase(it);
+  }
+}
+
+std::vector<Listener> Engine::listeners() const {
+  std::vector<Listener> out;
+  for (const auto& [name, iface] : interfaces_) {
+    for (Family f : {Family::kIPv4, Family::kIPv6}) {
+      bool needed = false;
+      bool multicast = false;
+      for (const auto& v : vhids_) {
+        if (v->iface != iface.get() || !hasFamily(v->config, f)) continue;
+        needed = true;
+        if (!peerFor(v->config, f)) multicast = true;
+      }
+      if (needed) out.push_back({iface->info.ifindex, name, f, multicast});
+    }
+  }
+  return out;
+}
+
+}  // namespace carp::daemon

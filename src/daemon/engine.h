@@ -1,0 +1,157 @@
+#pragma once
+// The carpd engine: every VHID of the host, keyed by (interface, vhid). It feeds events from
+// the OS edge into the per-VHID state machines and carries out their actions through the
+// interfaces of src/os. It owns no sockets and reads no clock: the shell (app/main.cc) passes
+// received packets, link changes and the current time in.
+
+#include <spdlog/logger.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "config/config.h"
+#include "daemon/counters.h"
+#include "daemon/demotion_groups.h"
+#include "daemon/timer_queue.h"
+#include "os/address_manager.h"
+#include "os/interfaces.h"
+#include "os/packet_io.h"
+#include "proto/hmac.h"
+#include "proto/state_machine.h"
+#include "proto/validate.h"
+
+namespace carp::daemon {
+
+using WallClock = std::function<std::chrono::system_clock::time_point()>;
+
+struct EngineDeps {
+  os::FrameSender& frames;
+  os::IpSender& ip;
+  os::AddressManager& addresses;
+  os::InterfaceDirectory& interfaces;
+  WallClock wall_clock;
+  std::shared_ptr<spdlog::logger> log;
+};
+
+struct InterfaceRuntime;
+
+// One configured VHID and everything that belongs to it at runtime.
+struct VhidRuntime {
+  std::uint64_t id = 0;  // owner id in the timer queue
+  config::VhidConfig config;
+  proto::VhidMachine machine;
+  proto::HmacSigner signer;
+  proto::VhidCredentials credentials;  // for validateAdvert; points at signer
+  os::VhidBinding binding;
+  InterfaceRuntime* iface = nullptr;
+  Counters counters;
+  std::string master;  // source of the MASTER's advertisements as last heard; ours as MASTER
+  std::chrono::system_clock::time_point since;
+  bool addresses_on = false;
+};
+
+// A parent interface with the VHIDs configured on it.
+struct InterfaceRuntime final : proto::VhidDirectory {
+  std::string name;
+  os::InterfaceInfo info;
+  std::array<VhidRuntime*, 256> by_vhid{};  // O(1) dispatch of a received advertisement
+
+  const proto::VhidCredentials* find(std::uint8_t vhid) const noexcept override {
+    const VhidRuntime* v = by_vhid[vhid];
+    return v ? &v->credentials : nullptr;
+  }
+};
+
+// Where the shell must listen: one raw socket per (interface, family).
+struct Listener {
+  int ifindex = 0;
+  std::string name;
+  proto::Family family = proto::Family::kIPv4;
+  bool multicast = true;  // join 224.0.0.18 / ff02::12 (false when every VHID has a peer)
+  auto operator<=>(const Listener&) const = default;
+};
+
+class Engine {
+ public:
+  // Resolves the interfaces and builds the VHIDs. Throws std::runtime_error with a one-line
+  // reason (an interface that does not exist, an HMAC context that cannot be built).
+  Engine(EngineDeps deps, config::Config config, bool maintenance);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Removes stale addresses of an earlier carpd, attaches every VHID and starts it.
+  void start(proto::TimePoint now);
+  // Graceful stop: bow-out for each MASTER VHID, addresses removed, interfaces detached.
+  void stop(proto::TimePoint now) noexcept;
+
+  void onPacket(const os::ReceivedPacket& packet, proto::Family family,
+                proto::TimePoint now) noexcept;
+  void onDeadline(proto::TimePoint now) noexcept;
+  std::optional<proto::TimePoint> nextDeadline() const { return timers_.next(); }
+  void onLink(int ifindex, bool running, proto::TimePoint now) noexcept;
+  // An address disappeared from an interface; if it is one of a MASTER's virtual addresses,
+  // it is put back.
+  void onAddressRemoved(int ifindex, const proto::InterfaceAddress& address) noexcept;
+  // The interface's own addresses changed: refresh the advertisement sources.
+  void onInterfaceChanged(int ifindex) noexcept;
+
+  tl::expected<void, std::string> demote(const std::string& group, long long delta,
+                                         proto::TimePoint now);
+  tl::expected<void, std::string> forceState(const std::string& interface, int vhid,
+                                             proto::State state, proto::TimePoint now);
+  tl::expected<void, std::string> setMaintenance(bool on, proto::TimePoint now);
+  // Applies a new configuration VHID by VHID: unchanged VHIDs keep their state, timers and
+  // counter; removed ones stop (with a bow-out when MASTER); new and changed ones start.
+  tl::expected<void, std::string> reload(config::Config config, proto::TimePoint now);
+
+  std::vector<Listener> listeners() const;
+  const config::GlobalConfig& global() const { return global_; }
+  const std::vector<std::unique_ptr<VhidRuntime>>& vhids() const { return vhids_; }
+  const DemotionGroups& groups() const { return groups_; }
+  const Counters& stats() const { return stats_; }
+  bool maintenance() const { return maintenance_; }
+
+ private:
+  std::unique_ptr<VhidRuntime> makeVhid(config::VhidConfig config);
+  InterfaceRuntime& interfaceFor(const std::string& name);
+  void attachAndStart(VhidRuntime& v, proto::TimePoint now);
+  void stopVhid(VhidRuntime& v, proto::TimePoint now) noexcept;
+  void dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoint now) noexcept;
+  void apply(VhidRuntime& v, const proto::ActionList& actions, proto::TimePoint now) noexcept;
+  bool sendAdvert(VhidRuntime& v, const proto::action::SendAdvert& advert) noexcept;
+  void announce(VhidRuntime& v) noexcept;
+  void setAddresses(VhidRuntime& v, bool on) noexcept;
+  void adjustDemotion(VhidRuntime& v, int delta, proto::TimePoint now) noexcept;
+  void refreshDemotion(proto::TimePoint now) noexcept;
+  void logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
+               const proto::IpAddress& source, proto::TimePoint now) noexcept;
+  void dropUnusedInterfaces();
+  VhidRuntime* findVhid(const std::string& interface, int vhid) const;
+  std::optional<proto::IpAddress> advertSource(const VhidRuntime& v, proto::Family f) const;
+
+  EngineDeps deps_;
+  config::GlobalConfig global_;
+  bool maintenance_ = false;
+  bool started_ = false;
+  std::uint64_t next_id_ = 1;
+  std::vector<std::unique_ptr<VhidRuntime>> vhids_;
+  std::map<std::string, std::unique_ptr<InterfaceRuntime>> interfaces_;
+  DemotionGroups groups_;
+  TimerQueue timers_;
+  Counters stats_;
+  std::mt19937 ip_ids_;
+  // Rate limit for drop log lines: the last time each (interface, reason) was logged.
+  std::map<std::pair<int, proto::DropReason>, proto::TimePoint> last_drop_log_;
+};
+
+}  // namespace carp::daemon

@@ -1,0 +1,426 @@
+// The engine with fake OS edges: real configuration text in, real frames out.
+
+#include "daemon/engine.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
+#include "config/address_text.h"
+#include "daemon/control_handler.h"
+#include "proto/header.h"
+#include "support/fakes.h"
+
+namespace carp::daemon {
+namespace {
+
+using carp::testing::FakeAddressManager;
+using carp::testing::FakeClock;
+using carp::testing::FakeFrameSender;
+using carp::testing::FakeInterfaceDirectory;
+using carp::testing::FakeIpSender;
+using proto::State;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kTwoVhids = R"(
+[global]
+preempt = false
+
+[[vhid]]
+interface = "eth0"
+vhid = 1
+advskew = 0
+pass = "secret"
+addresses = ["192.0.2.1/24", "2001:db8::1/64"]
+
+[[vhid]]
+interface = "eth0"
+vhid = 2
+advskew = 100
+pass = "other"
+addresses = ["192.0.2.2/24"]
+groups = ["internal"]
+)";
+
+config::Config parse(const char* text) {
+  auto result = config::parseText(text, "test.toml");
+  EXPECT_TRUE(result.ok()) << (result.diagnostics.empty() ? "" : result.diagnostics[0].toString());
+  return std::move(*result.config);
+}
+
+proto::IpAddress ip(const char* text) { return *config::parseIpAddress(text); }
+
+// An IPv4 CARP frame as sent: Ethernet, IPv4 header, 36 bytes.
+struct DecodedFrame {
+  proto::MacAddress src_mac;
+  proto::MacAddress dst_mac;
+  std::uint16_t ethertype;
+  std::uint8_t ttl = 0;
+  std::uint8_t protocol = 0;
+  proto::CarpHeader carp;
+};
+
+std::optional<DecodedFrame> decodeV4Advert(const std::vector<std::uint8_t>& f) {
+  if (f.size() != 14 + 20 + 36 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 112) return {};
+  DecodedFrame d;
+  std::copy(f.begin(), f.begin() + 6, d.dst_mac.begin());
+  std::copy(f.begin() + 6, f.begin() + 12, d.src_mac.begin());
+  d.ethertype = 0x0800;
+  d.ttl = f[22];
+  d.protocol = f[23];
+  auto h = proto::decodeHeader(std::span(f).subspan(34));
+  if (!h) return {};
+  d.carp = *h;
+  return d;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    log_ = std::make_shared<spdlog::logger>(
+        "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
+    os::InterfaceInfo eth0;
+    eth0.ifindex = 2;
+    eth0.name = "eth0";
+    eth0.mac = {0x02, 0, 0, 0, 0, 0x11};
+    eth0.running = true;
+    eth0.ipv4 = {ip("192.0.2.11")};
+    eth0.ipv6 = {ip("fe80::11"), ip("2001:db8::11")};
+    directory_.interfaces.push_back(eth0);
+  }
+
+  std::unique_ptr<Engine> make(const char* text, bool maintenance = false) {
+    EngineDeps deps{frames_,
+                    ip_,
+                    addresses_,
+                    directory_,
+                    [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
+                    log_};
+    return std::make_unique<Engine>(deps, parse(text), maintenance);
+  }
+
+  // Runs the engine's timers up to `until`, as the event loop would.
+  void runUntil(Engine& e, proto::TimePoint until) {
+    while (auto next = e.nextDeadline()) {
+      if (*next > until) break;
+      clock_.set(*next);
+      e.onDeadline(*next);
+    }
+    clock_.set(until);
+  }
+
+  State stateOf(const Engine& e, int vhid) {
+    for (const auto& v : e.vhids()) {
+      if (v->config.vhid.value() == vhid) return v->machine.state();
+    }
+    return State::kInit;
+  }
+
+  std::vector<DecodedFrame> advertsFor(int vhid) {
+    std::vector<DecodedFrame> out;
+    for (const auto& f : frames_.frames) {
+      if (auto d = decodeV4Advert(f.bytes); d && d->carp.vhid == vhid) out.push_back(*d);
+    }
+    return out;
+  }
+
+  // A valid advertisement from a peer, signed with `pass` over `addresses`.
+  std::vector<std::uint8_t> peerAdvert(int vhid, const char* pass,
+                                       std::vector<proto::InterfaceAddress> addresses, int advbase,
+                                       int advskew, int demote,
+                                       proto::CarpCounter counter = {9, 9, 9, 9, 9, 9, 9, 9}) {
+    auto key = proto::SecretKey::fromPassphrase(pass);
+    auto signer = proto::HmacSigner::make(key, *proto::Vhid::make(vhid), addresses);
+    proto::CarpHeader h;
+    h.vhid = static_cast<std::uint8_t>(vhid);
+    h.advbase = static_cast<std::uint8_t>(advbase);
+    h.advskew = static_cast<std::uint8_t>(advskew);
+    h.demote = static_cast<std::uint8_t>(demote);
+    h.counter = counter;
+    h.digest = signer->sign(counter);
+    auto bytes = proto::encodeHeader(h);
+    return {bytes.begin(), bytes.end()};
+  }
+
+  void receive(Engine& e, const std::vector<std::uint8_t>& payload, std::uint8_t ttl = 255,
+               const char* source = "192.0.2.12") {
+    os::ReceivedPacket p{2, ip(source), ip("224.0.0.18"), ttl, payload};
+    e.onPacket(p, proto::Family::kIPv4, clock_.now());
+  }
+
+  std::vector<proto::InterfaceAddress> vhid1Addresses() {
+    return {*config::parseInterfaceAddress("192.0.2.1/24"),
+            *config::parseInterfaceAddress("2001:db8::1/64")};
+  }
+
+  std::ostringstream log_text_;
+  std::shared_ptr<spdlog::logger> log_;
+  FakeClock clock_;
+  FakeFrameSender frames_;
+  FakeIpSender ip_;
+  FakeAddressManager addresses_;
+  FakeInterfaceDirectory directory_;
+};
+
+TEST_F(EngineTest, StartsBackupThenBecomesMasterAndAdvertisesWithTheVirtualMac) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  EXPECT_EQ(addresses_.stale_cleanups, 1);
+  EXPECT_EQ(stateOf(*e, 1), State::kBackup);
+  EXPECT_TRUE(frames_.frames.empty());
+  runUntil(*e, clock_.now() + seconds(3) + milliseconds(1));
+  EXPECT_EQ(stateOf(*e, 1), State::kMaster);
+  EXPECT_TRUE(addresses_.holds("eth0", 1));
+
+  auto adverts = advertsFor(1);
+  ASSERT_FALSE(adverts.empty());
+  const DecodedFrame& a = adverts.front();
+  EXPECT_EQ(a.src_mac, (proto::MacAddress{0, 0, 0x5e, 0, 1, 1}));
+  EXPECT_EQ(a.dst_mac, (proto::MacAddress{0x01, 0, 0x5e, 0, 0, 0x12}));
+  EXPECT_EQ(a.ttl, 255);
+  EXPECT_EQ(a.carp.advbase, 1);
+  EXPECT_EQ(a.carp.advskew, 0);
+  // The digest covers both addresses of the VHID, as a BSD peer with the same set computes it.
+  auto signer = proto::HmacSigner::make(proto::SecretKey::fromPassphrase("secret"),
+                                        *proto::Vhid::make(1), vhid1Addresses());
+  EXPECT_TRUE(signer->verify(a.carp.counter, a.carp.digest));
+  // The source address is the parent's own first IPv4 address.
+  const auto& raw = frames_.frames.front().bytes;
+  EXPECT_EQ(std::vector<std::uint8_t>(raw.begin() + 26, raw.begin() + 30),
+            (std::vector<std::uint8_t>{192, 0, 2, 11}));
+}
+
+TEST_F(EngineTest, BecomingMasterAnnouncesEveryAddress) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(3) + milliseconds(1));
+  int arps = 0, nas = 0;
+  for (const auto& f : frames_.frames) {
+    if (f.bytes[12] == 0x08 && f.bytes[13] == 0x06) ++arps;
+    if (f.bytes[12] == 0x86 && f.bytes[13] == 0xdd && f.bytes.size() > 54 && f.bytes[54] == 136) {
+      ++nas;
+    }
+  }
+  EXPECT_EQ(arps, 1);  // 192.0.2.1 (VHID 2 is still BACKUP: its skew is larger)
+  EXPECT_EQ(nas, 1);   // 2001:db8::1
+}
+
+TEST_F(EngineTest, YieldsToABetterPeerAndRecordsItAsMaster) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  ASSERT_EQ(stateOf(*e, 2), State::kMaster);
+  receive(*e, peerAdvert(2, "other", {*config::parseInterfaceAddress("192.0.2.2/24")}, 1, 50, 0));
+  EXPECT_EQ(stateOf(*e, 2), State::kBackup);
+  EXPECT_FALSE(addresses_.holds("eth0", 2));
+  auto status = buildStatus(*e);
+  EXPECT_EQ(status.vhids[1].master, "192.0.2.12");
+  EXPECT_EQ(status.vhids[1].counters["ipackets"], 1u);
+  EXPECT_NE(log_text_.str().find("eth0 vhid 2: MASTER -> BACKUP"), std::string::npos);
+}
+
+TEST_F(EngineTest, HostilePacketsAreCountedPerReasonAndChangeNothing) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  ASSERT_EQ(stateOf(*e, 1), State::kMaster);
+  const auto good = peerAdvert(1, "secret", vhid1Addresses(), 1, 0, 0);
+  receive(*e, peerAdvert(1, "wrong", vhid1Addresses(), 1, 0, 0));  // better, wrong key
+  receive(*e, good, 254);                                          // TTL
+  auto bad_sum = good;
+  bad_sum[20] ^= 1;
+  receive(*e, bad_sum);
+  receive(*e, std::vector<std::uint8_t>(good.begin(), good.begin() + 20));  // short
+  auto v3 = good;
+  v3[0] = 0x31;
+  receive(*e, v3);
+  receive(*e, peerAdvert(99, "secret", vhid1Addresses(), 1, 0, 0));  // unknown VHID
+  const auto own = e->vhids()[0]->credentials.own_counter;
+  receive(*e, peerAdvert(1, "secret", vhid1Addresses(), 1, 0, 0, own));  // our own counter
+  EXPECT_EQ(stateOf(*e, 1), State::kMaster);
+  const auto stats = e->stats().toMap();
+  EXPECT_EQ(stats.at("badauth"), 1u);
+  EXPECT_EQ(stats.at("badttl"), 1u);
+  EXPECT_EQ(stats.at("badsum"), 1u);
+  EXPECT_EQ(stats.at("badlen"), 1u);
+  EXPECT_EQ(stats.at("badver"), 1u);
+  EXPECT_EQ(stats.at("badvhid"), 1u);
+  EXPECT_EQ(stats.at("loop"), 1u);
+  EXPECT_EQ(stats.at("ipackets"), 7u);
+  const auto vhid1 = e->vhids()[0]->counters.toMap();
+  EXPECT_EQ(vhid1.at("badauth"), 1u);
+  EXPECT_EQ(vhid1.at("badttl"), 1u);
+  EXPECT_EQ(vhid1.at("loop"), 1u);
+  EXPECT_EQ(vhid1.at("ipackets"), 0u);  // nothing valid reached it
+}
+
+TEST_F(EngineTest, StopBowsOutRemovesAddressesAndDetaches) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  frames_.frames.clear();
+  e->stop(clock_.now());
+  auto adverts = advertsFor(1);
+  ASSERT_EQ(adverts.size(), 1u);
+  EXPECT_EQ(adverts[0].carp.advbase, 255);
+  EXPECT_EQ(adverts[0].carp.advskew, 255);
+  EXPECT_FALSE(addresses_.holds("eth0", 1));
+  EXPECT_EQ(addresses_.detached.size(), 2u);
+  EXPECT_FALSE(e->nextDeadline().has_value());
+}
+
+TEST_F(EngineTest, DemoteMovesTheDemoteByteAtOnceAndUnknownGroupsAreRefused) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  frames_.frames.clear();
+  ASSERT_TRUE(e->demote("carp", 2, clock_.now()));
+  auto adverts = advertsFor(1);
+  ASSERT_FALSE(adverts.empty());
+  EXPECT_EQ(adverts.back().carp.demote, 2);
+  EXPECT_FALSE(e->demote("nosuch", 1, clock_.now()));
+  // Only VHID 2 is in "internal".
+  ASSERT_TRUE(e->demote("internal", 1, clock_.now()));
+  auto status = buildStatus(*e);
+  EXPECT_EQ(status.vhids[0].demote, 2);
+  EXPECT_EQ(status.vhids[1].demote, 3);
+  ASSERT_TRUE(e->demote("carp", -100, clock_.now()));
+  EXPECT_EQ(buildStatus(*e).demotion.at("carp"), 0);  // never below zero
+}
+
+TEST_F(EngineTest, LinkDownGoesInitAndDemotesTheHost) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  e->onLink(2, false, clock_.now());
+  EXPECT_EQ(stateOf(*e, 1), State::kInit);
+  // Each VHID is one OpenBSD carp interface; each suppressed one raises group "carp" by 1.
+  EXPECT_EQ(e->groups().counters().at("carp"), 2);
+  e->onLink(2, true, clock_.now());
+  EXPECT_EQ(stateOf(*e, 1), State::kBackup);
+  EXPECT_EQ(e->groups().counters().at("carp"), 0);
+}
+
+TEST_F(EngineTest, ForcedStateAndMaintenance) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  ASSERT_TRUE(e->forceState("eth0", 1, State::kBackup, clock_.now()));
+  EXPECT_EQ(stateOf(*e, 1), State::kBackup);
+  EXPECT_FALSE(e->forceState("eth0", 9, State::kBackup, clock_.now()));
+  ASSERT_TRUE(e->forceState("eth0", 1, State::kMaster, clock_.now()));
+  EXPECT_EQ(stateOf(*e, 1), State::kMaster);
+  ASSERT_TRUE(e->setMaintenance(true, clock_.now()));
+  EXPECT_EQ(stateOf(*e, 1), State::kBackup);
+  EXPECT_EQ(buildStatus(*e).vhids[0].demote, 255);
+  EXPECT_TRUE(buildStatus(*e).maintenance);
+}
+
+TEST_F(EngineTest, ReloadKeepsUnchangedVhidsUntouched) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  const auto counter_before = e->vhids()[0]->credentials.own_counter;
+  const std::size_t frames_before = frames_.frames.size();
+  // VHID 2 changes its skew, VHID 1 is the same.
+  std::string changed = kTwoVhids;
+  changed.replace(changed.find("advskew = 100"), 13, "advskew = 120");
+  ASSERT_TRUE(e->reload(parse(changed.c_str()), clock_.now()));
+  EXPECT_EQ(stateOf(*e, 1), State::kMaster);
+  EXPECT_EQ(e->vhids()[0]->credentials.own_counter, counter_before);
+  EXPECT_EQ(stateOf(*e, 2), State::kBackup);  // restarted
+  EXPECT_EQ(e->vhids()[1]->config.advskew.steps(), 120);
+  // VHID 1 sent nothing extra because of the reload (VHID 2 bowed out once).
+  std::size_t vhid1_frames = 0;
+  for (std::size_t i = frames_before; i < frames_.frames.size(); ++i) {
+    if (auto d = decodeV4Advert(frames_.frames[i].bytes); d && d->carp.vhid == 1) ++vhid1_frames;
+  }
+  EXPECT_EQ(vhid1_frames, 0u);
+}
+
+TEST_F(EngineTest, ReloadWithAMissingInterfaceChangesNothing) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  std::string bad = kTwoVhids;
+  bad.replace(bad.find("\"eth0\""), 6, "\"eth9\"");
+  auto result = e->reload(parse(bad.c_str()), clock_.now());
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().find("eth9"), std::string::npos);
+  EXPECT_EQ(e->vhids().size(), 2u);
+  EXPECT_EQ(stateOf(*e, 1), State::kMaster);
+}
+
+TEST_F(EngineTest, VirtualAddressDeletedBySomeoneElseIsPutBack) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  const int adds = addresses_.adds;
+  e->onAddressRemoved(7, *config::parseInterfaceAddress("192.0.2.1/24"));
+  EXPECT_EQ(addresses_.adds, adds + 1);
+  e->onAddressRemoved(7, *config::parseInterfaceAddress("192.0.2.99/24"));  // not ours
+  EXPECT_EQ(addresses_.adds, adds + 1);
+}
+
+TEST_F(EngineTest, UnicastPeerGoesThroughTheIpSender) {
+  auto e = make(R"(
+[[vhid]]
+interface = "eth0"
+vhid = 5
+pass = "p"
+addresses = ["203.0.113.5/24"]
+peer = "198.51.100.2"
+)");
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(4));
+  ASSERT_FALSE(ip_.packets.empty());
+  EXPECT_EQ(ip_.packets[0].destination, ip("198.51.100.2"));
+  EXPECT_EQ(ip_.packets[0].payload.size(), 36u);
+  EXPECT_TRUE(advertsFor(5).empty());
+}
+
+TEST_F(EngineTest, MissingInterfaceIsAClearStartupError) {
+  try {
+    make(R"(
+[[vhid]]
+interface = "eth7"
+vhid = 1
+addresses = ["192.0.2.1/24"]
+)");
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "interface eth7 does not exist");
+  }
+}
+
+TEST_F(EngineTest, ControlHandlerAnswersJsonLines) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  char dir[] = "/tmp/carpd-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  MaintenanceStore store(dir);
+  int reloads = 0;
+  ControlHandler handler(*e, clock_, store, [&]() -> tl::expected<void, std::string> {
+    ++reloads;
+    return {};
+  });
+  auto status = control::parseResponse(handler.handleLine(R"({"command":"status"})"));
+  ASSERT_TRUE(status && status->ok && status->status);
+  EXPECT_EQ(status->status->vhids[0].state, "MASTER");
+  auto bad = control::parseResponse(handler.handleLine("{nonsense"));
+  ASSERT_TRUE(bad);
+  EXPECT_FALSE(bad->ok);
+  auto on = control::parseResponse(handler.handleLine(R"({"command":"maintenance","on":true})"));
+  ASSERT_TRUE(on && on->ok);
+  EXPECT_TRUE(store.load());
+  auto reload = control::parseResponse(handler.handleLine(R"({"command":"reload"})"));
+  ASSERT_TRUE(reload && reload->ok);
+  EXPECT_EQ(reloads, 1);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace carp::daemon
