@@ -1,0 +1,167 @@
+#include "app/shell.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <csignal>
+#include <set>
+
+namespace carp::app {
+namespace {
+
+std::string joinErrors(const std::vector<config::Diagnostic>& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) {
+    if (d.warning) continue;
+    out += (out.empty() ? "" : "; ") + d.toString();
+  }
+  return out;
+}
+
+}  // namespace
+
+Shell::Shell(std::filesystem::path config_file, config::Config config,
+             std::shared_ptr<spdlog::logger> log)
+    : config_file_(std::move(config_file)),
+      log_(std::move(log)),
+      maintenance_store_(config.global.state_dir) {
+  const std::string socket_path = config.global.control_socket;
+  const bool maintenance = maintenance_store_.load();
+  if (maintenance) log_->warn("maintenance mode is on (kept in {})", config.global.state_dir);
+  daemon::EngineDeps deps{
+      frames_, ip_, addresses_, interfaces_, [] { return std::chrono::system_clock::now(); }, log_};
+  engine_ = std::make_unique<daemon::Engine>(deps, std::move(config), maintenance);
+  control_ = std::make_unique<daemon::ControlHandler>(*engine_, clock_, maintenance_store_,
+                                                      [this] { return reload(); });
+  listener_ =
+      std::make_unique<os::lnx::ControlListener>(socket_path, [this](std::string_view line) {
+        std::string response = control_->handleLine(line);
+        rearm();
+        return response;
+      });
+  monitor_ = std::make_unique<os::lnx::NetlinkMonitor>();
+  monitor_->on_link = [this](int ifindex, bool running) {
+    engine_->onLink(ifindex, running, clock_.now());
+    engine_->onInterfaceChanged(ifindex);
+  };
+  monitor_->on_address_removed = [this](int ifindex, const proto::InterfaceAddress& a,
+                                        bool carpd_tagged) {
+    if (carpd_tagged) {
+      engine_->onAddressRemoved(ifindex, a);
+    } else {
+      engine_->onInterfaceChanged(ifindex);
+    }
+  };
+  monitor_->on_address_added = [this](int ifindex, const proto::InterfaceAddress&,
+                                      bool carpd_tagged) {
+    if (!carpd_tagged) engine_->onInterfaceChanged(ifindex);
+  };
+  monitor_->on_overrun = [this] { resync(); };
+
+  auto must = [](tl::expected<void, os::Errno> r, const char* what) {
+    if (!r) {
+      throw std::runtime_error(std::string("cannot watch ") + what + ": " +
+                               std::system_category().message(r.error()));
+    }
+  };
+  must(loop_.addReader(listener_->fd(),
+                       [this] {
+                         listener_->onReadable();
+                         rearm();
+                       }),
+       "the control socket");
+  must(loop_.addReader(monitor_->fd(),
+                       [this] {
+                         monitor_->onReadable();
+                         rearm();
+                       }),
+       "netlink");
+  loop_.onDeadline([this] {
+    engine_->onDeadline(clock_.now());
+    rearm();
+  });
+  must(loop_.onSignal(SIGTERM, [this] { loop_.stop(); }), "SIGTERM");
+  must(loop_.onSignal(SIGINT, [this] { loop_.stop(); }), "SIGINT");
+  must(loop_.onSignal(SIGHUP,
+                      [this] {
+                        log_->info("SIGHUP: reloading {}", config_file_.string());
+                        if (auto r = reload(); !r) log_->error("reload refused: {}", r.error());
+                        rearm();
+                      }),
+       "SIGHUP");
+}
+
+Shell::~Shell() = default;
+
+void Shell::rearm() { loop_.setDeadline(engine_->nextDeadline()); }
+
+void Shell::syncReceivers() {
+  const auto wanted = engine_->listeners();
+  const std::set<daemon::Listener> wanted_set(wanted.begin(), wanted.end());
+  for (auto it = receivers_.begin(); it != receivers_.end();) {
+    if (wanted_set.count(it->first)) {
+      ++it;
+      continue;
+    }
+    loop_.removeReader(it->second->fd());
+    it = receivers_.erase(it);
+  }
+  for (const auto& l : wanted) {
+    if (receivers_.count(l)) continue;
+    try {
+      auto receiver = std::make_unique<os::lnx::CarpReceiver>(l.ifindex, l.family, l.multicast);
+      os::lnx::CarpReceiver* r = receiver.get();
+      const proto::Family family = l.family;
+      auto added = loop_.addReader(r->fd(), [this, r, family] {
+        r->drain([&](const os::ReceivedPacket& p) { engine_->onPacket(p, family, clock_.now()); });
+        rearm();
+      });
+      if (!added) throw std::runtime_error(std::system_category().message(added.error()));
+      receivers_.emplace(l, std::move(receiver));
+    } catch (const std::exception& e) {
+      log_->error("{}: cannot receive CARP over {}: {}", l.name,
+                  l.family == proto::Family::kIPv4 ? "IPv4" : "IPv6", e.what());
+    }
+  }
+}
+
+void Shell::resync() {
+  // Netlink messages were lost: ask the kernel for the current state of our interfaces.
+  for (const auto& l : engine_->listeners()) {
+    if (auto info = interfaces_.find(l.ifindex)) {
+      engine_->onLink(l.ifindex, info->running, clock_.now());
+      engine_->onInterfaceChanged(l.ifindex);
+    }
+  }
+}
+
+tl::expected<void, std::string> Shell::reload() {
+  auto loaded = config::loadFile(config_file_);
+  for (const auto& d : loaded.diagnostics) {
+    if (d.warning) log_->warn("{}", d.toString());
+  }
+  if (!loaded.ok()) return tl::unexpected(joinErrors(loaded.diagnostics));
+  auto applied = engine_->reload(std::move(*loaded.config), clock_.now());
+  if (!applied) return applied;
+  syncReceivers();
+  log_->info("reloaded {}", config_file_.string());
+  return {};
+}
+
+int Shell::run() {
+  syncReceivers();
+  engine_->start(clock_.now());
+  rearm();
+  sd_notify(0, "READY=1");
+  log_->info("carpd running: {} VHIDs", engine_->vhids().size());
+  auto ran = loop_.run();
+  sd_notify(0, "STOPPING=1");
+  log_->info("stopping");
+  engine_->stop(clock_.now());
+  if (!ran) {
+    log_->error("event loop failed: {}", std::system_category().message(ran.error()));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace carp::app

@@ -1,0 +1,59 @@
+#pragma once
+// The imperative shell of carpd: opens the Linux adapters, wires them to the engine and runs
+// the event loop until SIGTERM/SIGINT.
+
+#include <spdlog/logger.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "daemon/control_handler.h"
+#include "daemon/engine.h"
+#include "daemon/maintenance_store.h"
+#include "os/linux/carp_socket.h"
+#include "os/linux/control_listener.h"
+#include "os/linux/event_loop.h"
+#include "os/linux/monotonic_clock.h"
+#include "os/linux/netlink_address_manager.h"
+#include "os/linux/netlink_interfaces.h"
+#include "os/linux/netlink_monitor.h"
+#include "os/linux/packet_sender.h"
+
+namespace carp::app {
+
+class Shell {
+ public:
+  // Throws std::exception with a one-line reason when something cannot be opened.
+  Shell(std::filesystem::path config_file, config::Config config,
+        std::shared_ptr<spdlog::logger> log);
+  ~Shell();
+  // Runs until SIGTERM/SIGINT; then stops gracefully. Returns the process exit status.
+  int run();
+
+ private:
+  tl::expected<void, std::string> reload();
+  void syncReceivers();
+  void resync();
+  // Re-arms the loop's timer after anything that may have changed the engine's timers.
+  void rearm();
+
+  std::filesystem::path config_file_;
+  std::shared_ptr<spdlog::logger> log_;
+  os::lnx::MonotonicClock clock_;
+  os::lnx::EventLoop loop_;
+  os::lnx::NetlinkInterfaceDirectory interfaces_;
+  os::lnx::NetlinkAddressManager addresses_;
+  os::lnx::PacketSocketSender frames_;
+  os::lnx::RawIpSender ip_;
+  daemon::MaintenanceStore maintenance_store_;
+  std::unique_ptr<daemon::Engine> engine_;
+  std::unique_ptr<daemon::ControlHandler> control_;
+  std::unique_ptr<os::lnx::ControlListener> listener_;
+  std::unique_ptr<os::lnx::NetlinkMonitor> monitor_;
+  std::map<daemon::Listener, std::unique_ptr<os::lnx::CarpReceiver>> receivers_;
+};
+
+}  // namespace carp::app
