@@ -78,6 +78,14 @@ Engine::Engine(EngineDeps deps, config::Config config, bool maintenance)
       maintenance_(maintenance),
       ip_ids_(std::random_device{}()) {
   for (auto& c : config.vhids) vhids_.push_back(makeVhid(std::move(c)));
+  reindex();
+}
+
+void Engine::reindex() {
+  by_id_.clear();
+  for (auto& v : vhids_) by_id_.emplace(v->id, v.get());
+  by_ifindex_.clear();
+  for (auto& [name, iface] : interfaces_) by_ifindex_.emplace(iface->info.ifindex, iface.get());
 }
 
 Engine::~Engine() = default;
@@ -310,10 +318,8 @@ void Engine::refreshDemotion(proto::TimePoint now) noexcept {
 void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
                       proto::TimePoint now) noexcept {
   stats_.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
-  InterfaceRuntime* iface = nullptr;
-  for (auto& [name, candidate] : interfaces_) {
-    if (candidate->info.ifindex == packet.ifindex) iface = candidate.get();
-  }
+  auto found = by_ifindex_.find(packet.ifindex);
+  InterfaceRuntime* iface = found == by_ifindex_.end() ? nullptr : found->second;
   if (!iface) {
     stats_.add(Counter::kBadif);
     return;
@@ -351,9 +357,8 @@ void Engine::logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
 
 void Engine::onDeadline(proto::TimePoint now) noexcept {
   for (const TimerQueue::Key& key : timers_.popDue(now)) {
-    auto it = std::find_if(vhids_.begin(), vhids_.end(),
-                           [&](const auto& v) { return v->id == key.owner; });
-    if (it != vhids_.end()) dispatch(**it, proto::event::TimerFired{key.timer}, now);
+    auto it = by_id_.find(key.owner);
+    if (it != by_id_.end()) dispatch(*it->second, proto::event::TimerFired{key.timer}, now);
   }
 }
 
@@ -462,6 +467,7 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
   } catch (const std::exception& e) {
     global_ = old_global;
     dropUnusedInterfaces();
+    reindex();
     return tl::unexpected(std::string(e.what()));
   }
   global_.log_level = config.global.log_level;
@@ -490,6 +496,7 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
   }
   old_list.clear();
   dropUnusedInterfaces();
+  reindex();
   for (auto& v : vhids_) {
     for (const auto& g : v->config.groups) groups_.ensure(g);
   }

@@ -136,6 +136,7 @@ class Engine {
   void logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
                const proto::IpAddress& source, proto::TimePoint now) noexcept;
   void dropUnusedInterfaces();
+  void reindex();
   VhidRuntime* findVhid(const std::string& interface, int vhid) const;
   std::optional<proto::IpAddress> advertSource(const VhidRuntime& v, proto::Family f) const;
 
@@ -145,6 +146,8 @@ class Engine {
   bool started_ = false;
   std::uint64_t next_id_ = 1;
   std::vector<std::unique_ptr<VhidRuntime>> vhids_;
+  std::unordered_map<std::uint64_t, VhidRuntime*> by_id_;  // timer owner -> VHID
+  std::unordered_map<int, InterfaceRuntime*> by_ifindex_;  // received packet -> interface
   std::map<std::string, std::unique_ptr<InterfaceRuntime>> interfaces_;
   DemotionGroups groups_;
   TimerQueue timers_;
