@@ -22,7 +22,7 @@ struct VhidBinding {
 class AddressManager {
  public:
   virtual ~AddressManager() = default;
-  // Creates what carries the VHID's addresses (the macvlan, down and without addresses).
+  // Creates what carries the VHID's addresses (the macvlan: up, no addresses, no link-local).
   virtual tl::expected<void, std::string> attach(const VhidBinding& binding) = 0;
   // Undoes attach (removes the macvlan and any address still on it).
   virtual void detach(const VhidBinding& binding) noexcept = 0;

@@ -1,0 +1,88 @@
+#pragma once
+// AddressManager over rtnetlink. With vmac, each VHID gets a macvlan of its parent,
+// "cv<parent ifindex>-<vhid>", with MAC 00:00:5e:00:01:<vhid> (carp-wire.md §8), and the
+// virtual addresses go there; without vmac they go on the parent. Every address carries
+// IFA_PROTO kCarpdAddressProto and every macvlan the alias "carpd vhid <vhid> on <parent>",
+// which is how carpd tells its own leftovers from anything else on the system: it never
+// removes an address or interface without those marks. Needs Linux >= 6.1 for IFA_PROTO.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <tl/expected.hpp>
+#include <utility>
+
+#include "os/address_manager.h"
+#include "os/linux/netlink_messages.h"
+#include "os/linux/netlink_socket.h"
+#include "os/linux/sysctl.h"
+
+namespace carp::os::lnx {
+
+class NetlinkAddressManager final : public os::AddressManager {
+ public:
+  // Opens its own netlink socket. Throws std::system_error.
+  NetlinkAddressManager();
+  // Detaches every VHID still attached: macvlans deleted, addresses removed, sysctls restored.
+  ~NetlinkAddressManager() override;
+  NetlinkAddressManager(const NetlinkAddressManager&) = delete;
+  NetlinkAddressManager& operator=(const NetlinkAddressManager&) = delete;
+
+  // vmac: creates the macvlan (deleting a leftover of the same name that has carpd's alias;
+  // failing if one without it exists), without IPv6 link-local generation and with DAD off, so
+  // that a BACKUP sends nothing from the virtual MAC; sets it up. Sets on the macvlan
+  // arp_ignore=1, arp_announce=2, rp_filter=0, promote_secondaries=1, and IPv6 accept_dad=0,
+  // dad_transmits=0; on the parent (first VHID of that parent only) raises arp_ignore to >= 1
+  // and arp_announce to 2, so that the parent does not answer ARP for the virtual addresses
+  // with its own MAC; the parent's values are restored when its last VHID detaches.
+  // Without vmac: only records the binding. Attaching an attached binding does nothing.
+  tl::expected<void, std::string> attach(const VhidBinding& binding) override;
+  void detach(const VhidBinding& binding) noexcept override;
+  // Adds (NLM_F_EXCL; an address already there counts as added, and is never retagged) with
+  // IFA_PROTO kCarpdAddressProto; IPv6 with IFA_F_NODAD. Without vmac, attach is optional.
+  tl::expected<void, std::string> add(const VhidBinding& binding,
+                                      std::span<const proto::InterfaceAddress> addresses) override;
+  // Removes only addresses that carry carpd's tag: one an administrator configured by hand
+  // stays, and counts as removed. An address that is not there counts as removed.
+  tl::expected<void, std::string> remove(
+      const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) override;
+  // Deletes every macvlan whose alias starts with kCarpdAliasPrefix and every address with
+  // carpd's IFA_PROTO tag, except those of this manager's current attachments. Meant for
+  // start-up, before the first attach.
+  void removeStale() noexcept override;
+
+  // "cv<parent_ifindex>-<vhid>"; IFNAMSIZ allows 15 characters, enough for any ifindex below
+  // 10^9 (attach fails beyond).
+  static std::string macvlanName(int parent_ifindex, proto::Vhid vhid);
+  // The interface that carries the binding's addresses (macvlan or parent), once attached.
+  std::optional<int> addressIfindex(const VhidBinding& binding) const noexcept;
+
+ private:
+  using Key = std::pair<int, std::uint8_t>;  // (parent ifindex, vhid)
+  struct Attachment {
+    VhidBinding binding;
+    int ifindex = 0;   // where the addresses go
+    std::string name;  // the macvlan's name; empty without vmac
+    std::set<proto::InterfaceAddress> added;
+  };
+  struct Parent {
+    int users = 0;
+    SysctlGuard sysctls;
+  };
+
+  tl::expected<int, std::string> createMacvlan(const VhidBinding& binding, const std::string& name);
+  tl::expected<void, std::string> configureParent(const VhidBinding& binding);
+  void releaseParent(int parent_ifindex) noexcept;
+  tl::expected<void, std::string> removeFrom(int ifindex,
+                                             std::span<const proto::InterfaceAddress> addresses);
+  void detachAttachment(Attachment& attachment) noexcept;
+
+  NetlinkSocket socket_;
+  std::map<Key, Attachment> attachments_;
+  std::map<int, Parent> parents_;
+};
+
+}  // namespace carp::os::lnx
