@@ -1,0 +1,336 @@
+// Root only: each test runs in a fresh network namespace with a veth pair va <-> vb. Frames
+// built here are sent on va with PacketSocketSender and must arrive at a CarpReceiver on vb.
+
+#include "os/linux/carp_socket.h"
+
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "os/linux/fd.h"
+#include "os/linux/packet_sender.h"
+
+namespace carp::os::lnx {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+void writeSysctl(const std::string& path, const std::string& value) {
+  std::ofstream("/proc/sys/" + path) << value;
+}
+
+void run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
+
+// Waits until the kernel reports the interface running: carrier comes up through the
+// asynchronous linkwatch work, and until then the device drops what is sent on it.
+bool waitRunning(const char* name) {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  for (int i = 0; i < 500; ++i) {
+    ifreq request{};
+    std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    if (::ioctl(fd.get(), SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_RUNNING)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+std::uint16_t ipv4HeaderChecksum(const Bytes& header) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < header.size(); i += 2) sum += (header[i] << 8) | header[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+Bytes carpPayload(std::uint8_t seed) {
+  Bytes payload(36);
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    payload[i] = static_cast<std::uint8_t>(seed + i);
+  }
+  return payload;
+}
+
+// Ethernet + IPv4 (with `options` after the 20-byte header) + payload.
+Bytes ipv4Frame(std::array<std::uint8_t, 6> destination_mac, std::array<std::uint8_t, 4> source,
+                std::array<std::uint8_t, 4> destination, std::uint8_t ttl, const Bytes& payload,
+                const Bytes& options = {}) {
+  Bytes frame = {destination_mac[0],
+                 destination_mac[1],
+                 destination_mac[2],
+                 destination_mac[3],
+                 destination_mac[4],
+                 destination_mac[5],
+                 0x00,
+                 0x00,
+                 0x5e,
+                 0x00,
+                 0x01,
+                 0x01,
+                 0x08,
+                 0x00};
+  const std::size_t header_length = 20 + options.size();
+  const std::size_t total = header_length + payload.size();
+  Bytes header = {static_cast<std::uint8_t>(0x40 | (header_length / 4)),
+                  0x10,
+                  static_cast<std::uint8_t>(total >> 8),
+                  static_cast<std::uint8_t>(total),
+                  0x12,
+                  0x34,
+                  0x40,
+                  0x00,
+                  ttl,
+                  112,
+                  0,
+                  0,
+                  source[0],
+                  source[1],
+                  source[2],
+                  source[3],
+                  destination[0],
+                  destination[1],
+                  destination[2],
+                  destination[3]};
+  header.insert(header.end(), options.begin(), options.end());
+  const std::uint16_t checksum = ipv4HeaderChecksum(header);
+  header[10] = static_cast<std::uint8_t>(checksum >> 8);
+  header[11] = static_cast<std::uint8_t>(checksum);
+  frame.insert(frame.end(), header.begin(), header.end());
+  frame.insert(frame.end(), payload.begin(), payload.end());
+  return frame;
+}
+
+constexpr std::array<std::uint8_t, 6> kMulticastMacV4 = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x12};
+constexpr std::array<std::uint8_t, 6> kMulticastMacV6 = {0x33, 0x33, 0x00, 0x00, 0x00, 0x12};
+constexpr std::array<std::uint8_t, 4> kGroupV4 = {224, 0, 0, 18};
+constexpr std::array<std::uint8_t, 16> kGroupV6 = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+                                                   0,    0,    0, 0, 0, 0, 0, 0x12};
+constexpr std::array<std::uint8_t, 16> kLinkLocal1 = {0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+                                                      0,    0,    0, 0, 0, 0, 0, 1};
+
+Bytes ipv6Frame(std::array<std::uint8_t, 6> destination_mac, std::array<std::uint8_t, 16> source,
+                std::array<std::uint8_t, 16> destination, std::uint8_t hop_limit,
+                const Bytes& payload) {
+  Bytes frame = {destination_mac[0],
+                 destination_mac[1],
+                 destination_mac[2],
+                 destination_mac[3],
+                 destination_mac[4],
+                 destination_mac[5],
+                 0x00,
+                 0x00,
+                 0x5e,
+                 0x00,
+                 0x01,
+                 0x01,
+                 0x86,
+                 0xdd};
+  Bytes header = {0x60,
+                  0,
+                  0,
+                  0,
+                  static_cast<std::uint8_t>(payload.size() >> 8),
+                  static_cast<std::uint8_t>(payload.size()),
+                  112,
+                  hop_limit};
+  header.insert(header.end(), source.begin(), source.end());
+  header.insert(header.end(), destination.begin(), destination.end());
+  frame.insert(frame.end(), header.begin(), header.end());
+  frame.insert(frame.end(), payload.begin(), payload.end());
+  return frame;
+}
+
+struct Received {
+  int ifindex = 0;
+  proto::IpAddress source;
+  proto::IpAddress destination;
+  std::uint8_t ttl = 0;
+  Bytes payload;
+};
+
+class CarpSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
+    if (::unshare(CLONE_NEWNET) != 0) {
+      ASSERT_EQ(errno, EPERM);
+      GTEST_SKIP() << "no CAP_SYS_ADMIN for a network namespace (container?)";
+    }
+    // After unshare: a socket belongs to the namespace it was created in.
+    sender_ = std::make_unique<PacketSocketSender>();
+    // Private to this namespace. IPv4 settings are copied from the initial namespace, whose
+    // reverse-path filter would drop packets from the documentation sources used here.
+    writeSysctl("net/ipv4/conf/all/rp_filter", "0");
+    writeSysctl("net/ipv4/conf/default/rp_filter", "0");
+    writeSysctl("net/ipv6/conf/all/accept_dad", "0");
+    writeSysctl("net/ipv6/conf/default/accept_dad", "0");
+    run("ip link add va type veth peer name vb");
+    run("ip addr add 192.0.2.2/24 dev vb");
+    run("ip link set va up");
+    run("ip link set vb up");
+    va_ = static_cast<int>(::if_nametoindex("va"));
+    vb_ = static_cast<int>(::if_nametoindex("vb"));
+    ASSERT_NE(va_, 0);
+    ASSERT_NE(vb_, 0);
+    ASSERT_TRUE(waitRunning("va"));
+    ASSERT_TRUE(waitRunning("vb"));
+    // By ioctl: /sys/class/net shows the namespace sysfs was mounted in, not this one.
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq request{};
+    std::strncpy(request.ifr_name, "vb", IFNAMSIZ - 1);
+    ASSERT_EQ(::ioctl(fd.get(), SIOCGIFHWADDR, &request), 0);
+    std::memcpy(vb_mac_.data(), request.ifr_hwaddr.sa_data, vb_mac_.size());
+  }
+
+  // Waits up to two seconds for the receiver to become readable, then drains it.
+  std::vector<Received> receive(CarpReceiver& receiver,
+                                CarpReceiver::DrainResult* result = nullptr) {
+    std::vector<Received> packets;
+    pollfd p{receiver.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) return packets;
+    const auto drained = receiver.drain([&](const os::ReceivedPacket& packet) {
+      packets.push_back({packet.ifindex, packet.source, packet.destination, packet.ttl,
+                         Bytes(packet.payload.begin(), packet.payload.end())});
+    });
+    if (result != nullptr) *result = drained;
+    return packets;
+  }
+
+  void send(const Bytes& frame) {
+    auto sent = sender_->sendFrame(va_, frame);
+    ASSERT_TRUE(sent.has_value()) << "errno " << sent.error();
+  }
+
+  int va_ = 0;
+  int vb_ = 0;
+  std::array<std::uint8_t, 6> vb_mac_{};
+  std::unique_ptr<PacketSocketSender> sender_;
+};
+
+TEST_F(CarpSocketTest, ReceivesIpv4MulticastWithTtlAddressesAndPayload) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv4);
+  EXPECT_EQ(receiver.ifindex(), vb_);
+  EXPECT_EQ(receiver.family(), proto::Family::kIPv4);
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255, carpPayload(1)));
+  CarpReceiver::DrainResult result;
+  const auto packets = receive(receiver, &result);
+  ASSERT_EQ(packets.size(), 1u);
+  EXPECT_EQ(result.delivered, 1u);
+  EXPECT_EQ(result.malformed, 0u);
+  EXPECT_EQ(result.error, 0);
+  EXPECT_EQ(packets[0].ifindex, vb_);
+  EXPECT_EQ(packets[0].source, proto::IpAddress::v4({192, 0, 2, 1}));
+  EXPECT_EQ(packets[0].destination, proto::IpAddress::v4(kGroupV4));
+  EXPECT_EQ(packets[0].ttl, 255);
+  EXPECT_EQ(packets[0].payload, carpPayload(1));
+}
+
+TEST_F(CarpSocketTest, ReportsTheTtlAsReceived) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv4);
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 254, carpPayload(2)));
+  const auto packets = receive(receiver);
+  ASSERT_EQ(packets.size(), 1u);
+  EXPECT_EQ(packets[0].ttl, 254);
+  EXPECT_EQ(packets[0].payload, carpPayload(2));
+}
+
+TEST_F(CarpSocketTest, SkipsIpv4OptionsToFindThePayload) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv4);
+  // Four NOP options: IHL 6.
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255, carpPayload(3),
+                 {0x01, 0x01, 0x01, 0x01}));
+  const auto packets = receive(receiver);
+  ASSERT_EQ(packets.size(), 1u);
+  EXPECT_EQ(packets[0].payload, carpPayload(3));
+}
+
+TEST_F(CarpSocketTest, ReceivesIpv6MulticastWithHopLimitAndDestination) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv6);
+  send(ipv6Frame(kMulticastMacV6, kLinkLocal1, kGroupV6, 255, carpPayload(4)));
+  send(ipv6Frame(kMulticastMacV6, kLinkLocal1, kGroupV6, 1, carpPayload(5)));
+  std::vector<Received> packets;
+  for (int i = 0; i < 10 && packets.size() < 2; ++i) {
+    auto more = receive(receiver);
+    packets.insert(packets.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(packets.size(), 2u);
+  EXPECT_EQ(packets[0].ifindex, vb_);
+  EXPECT_EQ(packets[0].source, proto::IpAddress::v6(kLinkLocal1));
+  EXPECT_EQ(packets[0].destination, proto::IpAddress::v6(kGroupV6));
+  EXPECT_EQ(packets[0].ttl, 255);
+  EXPECT_EQ(packets[0].payload, carpPayload(4));
+  EXPECT_EQ(packets[1].ttl, 1);
+  EXPECT_EQ(packets[1].payload, carpPayload(5));
+}
+
+TEST_F(CarpSocketTest, WithoutJoinReceivesUnicastButNotTheGroup) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv4, /*join_multicast=*/false);
+  // Nobody in this namespace joined 224.0.0.18 on vb, so the kernel drops this one.
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255, carpPayload(6)));
+  send(ipv4Frame(vb_mac_, {192, 0, 2, 1}, {192, 0, 2, 2}, 255, carpPayload(7)));
+  const auto packets = receive(receiver);
+  ASSERT_EQ(packets.size(), 1u);
+  EXPECT_EQ(packets[0].destination, proto::IpAddress::v4({192, 0, 2, 2}));
+  EXPECT_EQ(packets[0].payload, carpPayload(7));
+}
+
+TEST_F(CarpSocketTest, OnlySeesItsOwnInterface) {
+  run("ip link add vc type veth peer name vd");
+  run("ip link set vc up");
+  run("ip link set vd up");
+  ASSERT_TRUE(waitRunning("vc"));
+  ASSERT_TRUE(waitRunning("vd"));
+  const int vc = static_cast<int>(::if_nametoindex("vc"));
+  CarpReceiver receiver(vb_, proto::Family::kIPv4);
+  CarpReceiver other(static_cast<int>(::if_nametoindex("vd")), proto::Family::kIPv4);
+  ASSERT_TRUE(
+      sender_
+          ->sendFrame(vc, ipv4Frame(kMulticastMacV4, {192, 0, 2, 9}, kGroupV4, 255, carpPayload(8)))
+          .has_value());
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255, carpPayload(9)));
+  const auto packets = receive(receiver);
+  ASSERT_EQ(packets.size(), 1u);
+  EXPECT_EQ(packets[0].payload, carpPayload(9));
+  const auto others = receive(other);
+  ASSERT_EQ(others.size(), 1u);
+  EXPECT_EQ(others[0].payload, carpPayload(8));
+}
+
+TEST_F(CarpSocketTest, DrainIsBounded) {
+  CarpReceiver receiver(vb_, proto::Family::kIPv4);
+  constexpr std::size_t kSent = CarpReceiver::kMaxPacketsPerDrain + 36;
+  for (std::size_t i = 0; i < kSent; ++i) {
+    send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255,
+                   carpPayload(static_cast<std::uint8_t>(i))));
+  }
+  // veth hands frames to the receive backlog; give the softirq time to deliver them all.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto first = receive(receiver);
+  EXPECT_EQ(first.size(), CarpReceiver::kMaxPacketsPerDrain);
+  std::size_t total = first.size();
+  for (int i = 0; i < 10 && total < kSent; ++i) total += receive(receiver).size();
+  EXPECT_EQ(total, kSent);
+}
+
+TEST_F(CarpSocketTest, UnknownInterfaceThrows) {
+  EXPECT_THROW(CarpReceiver(9999, proto::Family::kIPv4), std::system_error);
+  EXPECT_THROW(CarpReceiver(9999, proto::Family::kIPv6), std::system_error);
+}
+
+}  // namespace
+}  // namespace carp::os::lnx
