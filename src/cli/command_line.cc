@@ -1,0 +1,74 @@
+#include "cli/command_line.h"
+
+#include <CLI/CLI.hpp>
+#include <sstream>
+#include <vector>
+
+namespace carp::cli {
+
+tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const* argv) {
+  Invocation invocation;
+  std::vector<std::string> words;
+
+  CLI::App app{"Control a running carpd.", "carpctl"};
+  app.set_version_flag("--version", std::string("carpctl ") + CARPD_VERSION);
+  app.add_option("-s,--socket", invocation.socket, "carpd's control socket")->capture_default_str();
+  // `carpctl status -s PATH` works as well as `carpctl -s PATH status`.
+  app.fallthrough();
+
+  auto* status = app.add_subcommand("status", "Show every VHID");
+  status->add_flag("--json", invocation.json, "Print one JSON object");
+  auto* demote = app.add_subcommand(
+      "demote", "Add N (may be negative) to the demotion counter of GROUP (default carp)");
+  auto* state = app.add_subcommand("state", "Force a VHID to MASTER or BACKUP");
+  auto* maintenance =
+      app.add_subcommand("maintenance", "Hand over every VHID and stay BACKUP, across restarts");
+  auto* reload = app.add_subcommand("reload", "Reload the configuration");
+  // The arguments are collected as words and checked by the control layer, which gives one
+  // message per mistake. CLI11 reads "-3" as a positional because no option is named -3.
+  demote->add_option("words", words, "[GROUP] N")->type_name("");
+  state->add_option("words", words, "INTERFACE VHID master|backup")->type_name("");
+  maintenance->add_option("words", words, "on|off")->type_name("");
+
+  // Unknown words reach `remaining()` instead of failing inside CLI11, so that the message can
+  // name them ("unknown command 'stauts'").
+  app.allow_extras();
+  for (CLI::App* command : {status, demote, state, maintenance, reload}) {
+    command->allow_extras(false);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      // --help or --version: CLI11 formats it, for the right subcommand.
+      std::ostringstream out;
+      std::ostringstream err;
+      app.exit(e, out, err);
+      return tl::make_unexpected(EarlyExit{0, out.str() + err.str()});
+    }
+    return tl::make_unexpected(EarlyExit{1, e.what()});
+  }
+
+  if (const auto extras = app.remaining(); !extras.empty()) {
+    const std::string& word = extras.front();
+    return tl::make_unexpected(
+        EarlyExit{1, (word.starts_with('-') ? "unknown option '" : "unknown command '") + word +
+                         "'; try carpctl --help"});
+  }
+  if (app.get_subcommands().empty()) {
+    return tl::make_unexpected(
+        EarlyExit{1, "a command is required: status, demote, state, maintenance or reload"});
+  }
+  CLI::App* chosen = app.get_subcommands().front();
+  for (CLI::App* command : {status, demote, state, maintenance, reload}) {
+    if (command != chosen) continue;
+    auto request = control::requestFromArguments(command->get_name(), words);
+    if (!request) return tl::make_unexpected(EarlyExit{1, request.error()});
+    invocation.request = std::move(*request);
+  }
+  if (invocation.socket.empty()) return tl::make_unexpected(EarlyExit{1, "empty socket path"});
+  return invocation;
+}
+
+}  // namespace carp::cli

@@ -1,0 +1,32 @@
+#pragma once
+// carpctl's command line (design/product.md):
+//   carpctl [-s SOCKET] status [--json] | demote [GROUP] N | state INTERFACE VHID master|backup
+//           | maintenance on|off | reload
+
+#include <string>
+#include <tl/expected.hpp>
+
+#include "control/request.h"
+
+namespace carp::cli {
+
+inline constexpr const char* kDefaultSocket = "/run/carpd/carpd.sock";
+
+struct Invocation {
+  std::string socket = kDefaultSocket;
+  control::Request request;
+  bool json = false;  // status --json: print the status as one JSON object
+};
+
+// Why carpctl stops before talking to carpd: help or version text (exit_code 0, for stdout), or
+// a one-line usage error (exit_code 1, for stderr after "carpctl: ").
+struct EarlyExit {
+  int exit_code = 1;
+  std::string text;
+};
+
+// Parses argv (argv[0] is the program name). A negative N for demote is a number, not an option:
+// `carpctl demote -3` and `carpctl demote internal -3` both work.
+tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const* argv);
+
+}  // namespace carp::cli

@@ -1,0 +1,76 @@
+#pragma once
+// The carpd configuration file (TOML, keys fixed by design/product.md), validated into typed
+// values. Every problem comes back as a FILE:LINE:COL diagnostic; none of them throws.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/address.h"
+#include "proto/secret_key.h"
+#include "proto/types.h"
+
+namespace carp::config {
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string message;
+  bool warning = false;
+
+  // "FILE:LINE:COL: message", or "FILE:LINE:COL: warning: message". Never holds a secret.
+  std::string toString() const;
+};
+
+struct GlobalConfig {
+  bool preempt = false;
+  std::string control_socket = "/run/carpd/carpd.sock";
+  std::string state_dir = "/var/lib/carpd";
+  std::string log_level = "info";  // trace, debug, info, warn or error
+};
+
+inline constexpr std::string_view kDefaultGroup = "carp";
+
+struct VhidConfig {
+  std::string interface;
+  proto::Vhid vhid = *proto::Vhid::make(1);
+  proto::AdvBase advbase = *proto::AdvBase::make(1);
+  proto::AdvSkew advskew = *proto::AdvSkew::make(0);
+  proto::SecretKey key = proto::SecretKey::empty();
+  std::vector<proto::InterfaceAddress> addresses;  // in file order, non-empty, no duplicates
+  std::optional<proto::IpAddress> peer;            // IPv4 unicast peer, instead of 224.0.0.18
+  std::optional<proto::IpAddress> peer6;           // IPv6 unicast peer, instead of ff02::12
+  std::vector<std::string> groups;                 // "carp" first, then the others, no duplicates
+  bool vmac = true;
+  int line = 0;  // of the [[vhid]] table header, for messages at reload time
+};
+
+// Move-only because of the keys.
+struct Config {
+  GlobalConfig global;
+  std::vector<VhidConfig> vhids;
+};
+
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<Diagnostic> diagnostics;  // sorted by line, then column
+
+  // A configuration is present and no diagnostic is an error (warnings are fine).
+  bool ok() const;
+};
+
+// Reads and validates `path`. A missing or unreadable file is a diagnostic at 1:1.
+LoadResult loadFile(const std::filesystem::path& path);
+
+// Validates `text`; `file_name` is used in diagnostics, and a relative pass_file is resolved
+// against its directory (against the working directory when it has none).
+LoadResult parseText(std::string_view text, std::string_view file_name);
+
+// A Linux interface name as the kernel accepts it (dev_valid_name): 1..15 bytes, no '/', ':' or
+// whitespace, not "." or "..".
+bool isValidInterfaceName(std::string_view name);
+
+}  // namespace carp::config
