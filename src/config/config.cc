@@ -9,6 +9,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -21,7 +22,9 @@ namespace carp::config {
 namespace {
 
 constexpr std::array kTopLevelKeys = {"global", "vhid"};
-constexpr std::array kGlobalKeys = {"preempt", "control_socket", "state_dir", "log_level"};
+constexpr std::array kGlobalKeys = {"preempt",      "control_socket", "state_dir",
+                                    "log_level",    "hooks",          "hooks_dir",
+                                    "hook_timeout", "metrics",        "realtime"};
 constexpr std::array kVhidKeys = {"interface", "vhid", "advbase", "advskew", "pass", "pass_file",
                                   "addresses", "peer", "peer6",   "groups",  "vmac"};
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
@@ -314,6 +317,34 @@ PassFileResult readPassFile(const std::filesystem::path& path) {
   return result;
 }
 
+// "192.0.2.1:9420" or "[2001:db8::1]:9420".
+std::optional<std::pair<proto::IpAddress, std::uint16_t>> parseListenAddress(
+    std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  const auto address = parseIpAddress(host);
+  if (!address || (text.starts_with('[') != (address->family == proto::Family::kIPv6))) {
+    return std::nullopt;
+  }
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+    return std::nullopt;
+  }
+  return std::pair{*address, static_cast<std::uint16_t>(value)};
+}
+
 class Validator {
  public:
   Validator(std::string_view file_name, std::string_view text)
@@ -441,6 +472,31 @@ class Validator {
                   "'log_level' must be one of trace, debug, info, warn, error, not '" + *v + "'");
           }
         }
+      } else if (k == "hooks") {
+        if (const toml::array* list = node.as_array()) {
+          for (const toml::node& item : *list) {
+            if (auto v = absolutePath(item, "hooks", 4095)) global.hooks.push_back(*v);
+          }
+        } else {
+          error(node.source(), "'hooks' must be an array of absolute paths, not " + typeName(node));
+        }
+      } else if (k == "hooks_dir") {
+        if (auto v = absolutePath(node, k, 4095)) global.hooks_dir = *v;
+      } else if (k == "hook_timeout") {
+        if (auto v = integerIn(node, k, 1, 3600)) global.hook_timeout = std::chrono::seconds(*v);
+      } else if (k == "metrics") {
+        if (auto v = string(node, k)) {
+          if (auto listen = parseListenAddress(*v)) {
+            global.metrics = *listen;
+          } else {
+            error(node.source(),
+                  "'metrics' must be ADDRESS:PORT such as \"127.0.0.1:9420\" or "
+                  "\"[::1]:9420\", not '" +
+                      *v + "'");
+          }
+        }
+      } else if (k == "realtime") {
+        if (auto v = boolean(node, k)) global.realtime = *v;
       } else {
         error(key.source(), unknownKeyMessage(k, "[global]", kGlobalKeys));
       }

@@ -2,10 +2,13 @@
 // The carpd configuration file (TOML, keys fixed by design/product.md), validated into typed
 // values. Every problem comes back as a FILE:LINE:COL diagnostic; none of them throws.
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proto/address.h"
@@ -30,6 +33,15 @@ struct GlobalConfig {
   std::string control_socket = "/run/carpd/carpd.sock";
   std::string state_dir = "/var/lib/carpd";
   std::string log_level = "info";  // trace, debug, info, warn or error
+  // Commands run on every state change (absolute paths of executables, no shell), then every
+  // executable in hooks_dir in name order.
+  std::vector<std::string> hooks;
+  std::string hooks_dir;  // empty: none
+  std::chrono::seconds hook_timeout{10};
+  // Prometheus metrics over HTTP: "127.0.0.1:9420" or "[::1]:9420"; not set: no listener.
+  std::optional<std::pair<proto::IpAddress, std::uint16_t>> metrics;
+  // SCHED_FIFO and mlockall, so that a loaded host still advertises on time.
+  bool realtime = false;
 };
 
 inline constexpr std::string_view kDefaultGroup = "carp";

@@ -655,3 +655,52 @@ TEST_F(PassFileTest, LoadFileReadsTheFileAndResolvesPassFile) {
 
 }  // namespace
 }  // namespace carp::config
+
+namespace carp::config {
+namespace {
+
+LoadResult parseGlobal(const std::string& global) {
+  return parseText("[global]\n" + global +
+                       "\n[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npass = \"x\"\n"
+                       "addresses = [\"192.0.2.1/24\"]\n",
+                   "g.toml");
+}
+
+TEST(ConfigGlobalOperations, HooksMetricsAndRealtime) {
+  auto r = parseGlobal(
+      "hooks = [\"/usr/local/bin/a\", \"/usr/local/bin/b\"]\nhooks_dir = \"/etc/carpd/hooks.d\"\n"
+      "hook_timeout = 30\nmetrics = \"127.0.0.1:9420\"\nrealtime = true");
+  ASSERT_TRUE(r.ok()) << r.diagnostics[0].toString();
+  const GlobalConfig& g = r.config->global;
+  EXPECT_EQ(g.hooks, (std::vector<std::string>{"/usr/local/bin/a", "/usr/local/bin/b"}));
+  EXPECT_EQ(g.hooks_dir, "/etc/carpd/hooks.d");
+  EXPECT_EQ(g.hook_timeout, std::chrono::seconds(30));
+  ASSERT_TRUE(g.metrics.has_value());
+  EXPECT_EQ(g.metrics->second, 9420);
+  EXPECT_TRUE(g.realtime);
+  auto v6 = parseGlobal("metrics = \"[::1]:9100\"");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6.config->global.metrics->first.family, proto::Family::kIPv6);
+}
+
+TEST(ConfigGlobalOperations, DefaultsAreOff) {
+  auto r = parseGlobal("");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.config->global.hooks.empty());
+  EXPECT_FALSE(r.config->global.metrics.has_value());
+  EXPECT_FALSE(r.config->global.realtime);
+  EXPECT_EQ(r.config->global.hook_timeout, std::chrono::seconds(10));
+}
+
+TEST(ConfigGlobalOperations, BadValuesPointAtTheValue) {
+  for (const char* bad : {"metrics = \"127.0.0.1\"", "metrics = \"::1:9100\"",
+                          "metrics = \"127.0.0.1:0\"", "metrics = \"[127.0.0.1]:80\"",
+                          "hook_timeout = 0", "hooks = [\"relative/path\"]", "hooks = \"/a\""}) {
+    auto r = parseGlobal(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.diagnostics[0].line, 2) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace carp::config
