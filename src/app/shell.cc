@@ -1,9 +1,10 @@
 #include "app/shell.h"
 
-#include <systemd/sd-daemon.h>
-
 #include <csignal>
 #include <set>
+
+#include "os/linux/privileges.h"
+#include "os/linux/systemd_notify.h"
 
 namespace carp::app {
 namespace {
@@ -75,6 +76,12 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
                          rearm();
                        }),
        "netlink");
+  if (const auto period = os::lnx::watchdogInterval()) {
+    // Pinged from the loop itself: a loop that stops turning stops the pings.
+    watchdog_ = std::make_unique<os::lnx::WatchdogTimer>(*period);
+    must(loop_.addReader(watchdog_->fd(), [this] { watchdog_->onReadable(); }),
+         "the watchdog timer");
+  }
   loop_.onDeadline([this] {
     engine_->onDeadline(clock_.now());
     rearm();
@@ -135,6 +142,11 @@ void Shell::resync() {
 }
 
 tl::expected<void, std::string> Shell::reload() {
+  // SIGHUP and `carpctl reload` both come here; systemd shows "reloading" until READY=1.
+  os::lnx::notifyReloading();
+  struct ReadyAgain {
+    ~ReadyAgain() { os::lnx::notifyReady(); }
+  } ready_again;
   auto loaded = config::loadFile(config_file_);
   for (const auto& d : loaded.diagnostics) {
     if (d.warning) log_->warn("{}", d.toString());
@@ -149,12 +161,22 @@ tl::expected<void, std::string> Shell::reload() {
 
 int Shell::run() {
   syncReceivers();
+  // Least privilege (architecture.md principle 5): every socket that start-up needs is open
+  // (control listener, netlink, senders, receivers). What runs later keeps working with the
+  // two that stay: receivers opened on reload (CAP_NET_RAW), addresses, macvlans and
+  // /proc/sys/net (CAP_NET_ADMIN, and root's own permission bits).
+  if (auto dropped = os::lnx::dropPrivileges(); !dropped) {
+    log_->critical("cannot drop privileges: {}", dropped.error());
+    return 1;
+  }
+  log_->info("capabilities: {}", os::lnx::describeCapabilities());
   engine_->start(clock_.now());
   rearm();
-  sd_notify(0, "READY=1");
+  os::lnx::notifyReady();
+  os::lnx::notifyStatus(std::to_string(engine_->vhids().size()) + " VHIDs");
   log_->info("carpd running: {} VHIDs", engine_->vhids().size());
   auto ran = loop_.run();
-  sd_notify(0, "STOPPING=1");
+  os::lnx::notifyStopping();
   log_->info("stopping");
   engine_->stop(clock_.now());
   if (!ran) {

@@ -21,6 +21,7 @@
 #include "os/linux/netlink_interfaces.h"
 #include "os/linux/netlink_monitor.h"
 #include "os/linux/packet_sender.h"
+#include "os/linux/systemd_notify.h"
 
 namespace carp::app {
 
@@ -54,6 +55,8 @@ class Shell {
   std::unique_ptr<os::lnx::ControlListener> listener_;
   std::unique_ptr<os::lnx::NetlinkMonitor> monitor_;
   std::map<daemon::Listener, std::unique_ptr<os::lnx::CarpReceiver>> receivers_;
+  // Present when systemd asked for watchdog pings (WatchdogSec=).
+  std::unique_ptr<os::lnx::WatchdogTimer> watchdog_;
 };
 
 }  // namespace carp::app

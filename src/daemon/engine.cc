@@ -299,7 +299,7 @@ void Engine::setAddresses(VhidRuntime& v, bool on) noexcept {
   auto result = on ? deps_.addresses.add(v.binding, v.config.addresses)
                    : deps_.addresses.remove(v.binding, v.config.addresses);
   if (!result) {
-    deps_.log->error("{}: cannot {} virtual addresses: {}", vhidName(v), on ? "add" : "remove",
+    deps_.log->error("{}: {} virtual addresses: {}", vhidName(v), on ? "adding" : "removing",
                      result.error());
   }
 }

@@ -1,6 +1,8 @@
 #include "os/linux/netlink_address_manager.h"
 
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -20,6 +22,23 @@ constexpr std::size_t kMaxNameLength = IFNAMSIZ - 1;
 
 std::string describe(const VhidBinding& binding) {
   return "vhid " + std::to_string(binding.vhid.value()) + " on " + binding.parent_name;
+}
+
+std::string formatAddress(const proto::InterfaceAddress& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const bool v4 = address.address.family == proto::Family::kIPv4;
+  inet_ntop(v4 ? AF_INET : AF_INET6, address.address.bytes.data(), text, sizeof(text));
+  return std::string(text) + "/" + std::to_string(address.prefix_length);
+}
+
+void appendError(std::string& errors, const std::string& error) {
+  if (!errors.empty()) errors += "; ";
+  errors += error;
+}
+
+// A /32 or /128 address has no subnet, so nothing is on-link through it: no route, no rule.
+bool hasSubnet(const proto::InterfaceAddress& address) {
+  return address.prefix_length < (address.address.family == proto::Family::kIPv4 ? 32 : 128);
 }
 
 std::string ipv4Conf(const std::string& interface, const char* name) {
@@ -152,12 +171,13 @@ std::optional<int> NetlinkAddressManager::addressIfindex(
 tl::expected<void, std::string> NetlinkAddressManager::attach(const VhidBinding& binding) {
   const Key key{binding.parent_ifindex, binding.vhid.value()};
   if (attachments_.contains(key)) return {};
-  Attachment attachment{binding, binding.parent_ifindex, {}, {}};
+  Attachment attachment{binding, binding.parent_ifindex, {}, {}, std::nullopt};
   if (binding.vmac) {
     attachment.name = macvlanName(binding.parent_ifindex, binding.vhid);
     auto created = createMacvlan(binding, attachment.name);
     if (!created) return tl::unexpected(created.error());
     attachment.ifindex = *created;
+    attachment.table = carpdRouteTable(attachment.ifindex);
   }
   attachments_.emplace(key, std::move(attachment));
   return {};
@@ -304,6 +324,11 @@ void NetlinkAddressManager::detach(const VhidBinding& binding) noexcept {
 
 void NetlinkAddressManager::detachAttachment(Attachment& attachment) noexcept {
   if (attachment.binding.vmac) {
+    // The routes go with the macvlan, the rules would stay: they name a table, not a link.
+    const std::vector<proto::InterfaceAddress> added(attachment.added.begin(),
+                                                     attachment.added.end());
+    attachment.added.clear();
+    (void)removeSourceRouting(attachment, added);
     // Only if the interface at that index is still our macvlan: an index can be reused.
     auto link = getLink(socket_, attachment.name);
     if (link && *link && (*link)->ifindex == attachment.ifindex && isCarpdMacvlan(**link)) {
@@ -324,7 +349,9 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
   auto it = attachments_.find(key);
   if (it == attachments_.end()) {
     if (binding.vmac) return tl::unexpected(describe(binding) + ": not attached");
-    it = attachments_.emplace(key, Attachment{binding, binding.parent_ifindex, {}, {}}).first;
+    it =
+        attachments_.emplace(key, Attachment{binding, binding.parent_ifindex, {}, {}, std::nullopt})
+            .first;
   }
   Attachment& attachment = it->second;
   std::string errors;
@@ -335,12 +362,97 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
     if (result || result.error().code == EEXIST) {
       attachment.added.insert(address);
     } else {
-      if (!errors.empty()) errors += "; ";
-      errors += result.error().message;
+      appendError(errors, formatAddress(address) + ": " + result.error().message);
     }
   }
-  if (!errors.empty()) return tl::unexpected(describe(binding) + ": add address: " + errors);
-  return {};
+  std::string routing;
+  if (attachment.binding.vmac) routing = installSourceRouting(attachment, addresses);
+  if (errors.empty() && routing.empty()) return {};
+  // The addresses that were added stay (they answer ARP/ND with the virtual MAC and receive
+  // traffic); without their source routing only what the host sends from them to on-link
+  // hosts leaves with the parent's MAC. Say so, so that the log tells the two cases apart.
+  std::string message = describe(binding) + ": ";
+  if (!errors.empty()) message += "add address: " + errors;
+  if (!routing.empty()) {
+    if (!errors.empty()) message += "; ";
+    message += (errors.empty() ? "addresses added, but " : "") +
+               std::string("no source routing via ") + attachment.name +
+               " (frames sent from the virtual addresses to their subnets carry the MAC of " +
+               binding.parent_name + "): " + routing;
+  }
+  return tl::unexpected(message);
+}
+
+std::string NetlinkAddressManager::installSourceRouting(
+    const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses) {
+  std::string errors;
+  for (const auto& address : addresses) {
+    if (!attachment.added.contains(address) || !hasSubnet(address)) continue;
+    if (!attachment.table) {
+      return "no routing table for interface index " + std::to_string(attachment.ifindex) +
+             " (beyond carpd's range)";
+    }
+    // The route first: a rule without its route would only fall through to main.
+    // NLM_F_CREATE without NLM_F_EXCL: IPv4 then keeps one route per preferred source (two
+    // virtual addresses of one subnet each get theirs); an identical route gives EEXIST.
+    NetlinkRequest route(RTM_NEWROUTE, NLM_F_CREATE);
+    fillRouteRequest(route, sourceRoute(attachment.ifindex, *attachment.table, address));
+    if (auto result = socket_.request(route); !result && result.error().code != EEXIST) {
+      appendError(errors, formatAddress(address) + ": route: " + result.error().message);
+      continue;
+    }
+    // NLM_F_EXCL, as without it the kernel adds a duplicate rule each time.
+    NetlinkRequest rule(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL);
+    fillRuleRequest(rule, sourceRule(*attachment.table, address.address));
+    if (auto result = socket_.request(rule); !result && result.error().code != EEXIST) {
+      appendError(errors, formatAddress(address) + ": rule: " + result.error().message);
+    }
+  }
+  return errors;
+}
+
+std::string NetlinkAddressManager::removeSourceRouting(
+    const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses) {
+  if (!attachment.table) return {};
+  const auto gone = [](const tl::expected<void, NetlinkError>& result) {
+    return result || result.error().code == ENOENT || result.error().code == ESRCH ||
+           result.error().code == ENODEV;
+  };
+  std::string errors;
+  std::set<proto::InterfaceAddress> deleted_subnets;  // all in one table
+  for (const auto& address : addresses) {
+    if (!hasSubnet(address)) continue;
+    // The kernel matches FRA_PROTOCOL and rtm_protocol: a hand-made rule or route that is
+    // otherwise the same is not ours and stays.
+    NetlinkRequest rule(RTM_DELRULE, 0);
+    fillRuleRequest(rule, sourceRule(*attachment.table, address.address));
+    if (auto result = socket_.request(rule); !gone(result)) {
+      appendError(errors, formatAddress(address) + ": delete rule: " + result.error().message);
+    }
+    const RouteMessage message = sourceRoute(attachment.ifindex, *attachment.table, address);
+    NetlinkRequest route(RTM_DELROUTE, 0);
+    fillRouteRequest(route, message);
+    if (auto result = socket_.request(route); !gone(result)) {
+      appendError(errors, formatAddress(address) + ": delete route: " + result.error().message);
+    }
+    deleted_subnets.insert(message.destination);
+  }
+  // IPv6 keeps one route per subnet and link and deletes it whatever the preferred source:
+  // a remaining virtual address of the same subnet gets it back.
+  for (const auto& address : attachment.added) {
+    if (!hasSubnet(address) ||
+        std::find(addresses.begin(), addresses.end(), address) != addresses.end()) {
+      continue;
+    }
+    const RouteMessage message = sourceRoute(attachment.ifindex, *attachment.table, address);
+    if (!deleted_subnets.contains(message.destination)) continue;
+    NetlinkRequest route(RTM_NEWROUTE, NLM_F_CREATE);
+    fillRouteRequest(route, message);
+    if (auto result = socket_.request(route); !result && result.error().code != EEXIST) {
+      appendError(errors, formatAddress(address) + ": route: " + result.error().message);
+    }
+  }
+  return errors;
 }
 
 tl::expected<void, std::string> NetlinkAddressManager::remove(
@@ -350,12 +462,20 @@ tl::expected<void, std::string> NetlinkAddressManager::remove(
                       : binding.vmac           ? 0
                                                : binding.parent_ifindex;
   if (ifindex == 0) return {};  // never attached: nothing of ours can be there
+  std::string routing;
   if (it != attachments_.end()) {
     for (const auto& address : addresses) it->second.added.erase(address);
+    // Before the addresses, so that nothing is routed from an address that is going away.
+    if (it->second.binding.vmac) routing = removeSourceRouting(it->second, addresses);
   }
   auto removed = removeFrom(ifindex, addresses);
-  if (!removed) return tl::unexpected(describe(binding) + ": remove address: " + removed.error());
-  return {};
+  if (removed && routing.empty()) return {};
+  std::string message = describe(binding) + ": ";
+  if (!removed) message += "remove address: " + removed.error();
+  if (!routing.empty()) {
+    message += (removed ? "" : "; ") + std::string("source routing: ") + routing;
+  }
+  return tl::unexpected(message);
 }
 
 tl::expected<void, std::string> NetlinkAddressManager::removeFrom(
@@ -389,11 +509,37 @@ tl::expected<void, std::string> NetlinkAddressManager::removeFrom(
 void NetlinkAddressManager::removeStale() noexcept {
   std::set<int> own_links;
   std::set<std::pair<int, proto::InterfaceAddress>> own_addresses;
+  std::set<std::uint32_t> own_tables;
+  std::set<std::pair<std::uint32_t, proto::IpAddress>> own_rules;
   for (const auto& [key, attachment] : attachments_) {
     if (attachment.binding.vmac) own_links.insert(attachment.ifindex);
+    if (attachment.table) own_tables.insert(*attachment.table);
     for (const auto& address : attachment.added) {
       own_addresses.emplace(attachment.ifindex, address);
+      if (attachment.table) own_rules.emplace(*attachment.table, address.address);
     }
+  }
+
+  // Rules first, so that none points at a table while its routes go. Only those with both
+  // marks, carpd's protocol and a table of carpd's range (the protocol alone is Open/R's).
+  std::vector<RuleMessage> stale_rules;
+  NetlinkRequest rules(RTM_GETRULE, 0);
+  rules.putExtraHeader<fib_rule_hdr>()->family = AF_UNSPEC;
+  (void)socket_.dump(
+      rules,
+      [&](const nlmsghdr& nlh) {
+        auto rule = parseRule(nlh);
+        if (rule && rule->carpdTagged() &&
+            !(rule->source && own_rules.contains({rule->table, rule->source->address}))) {
+          stale_rules.push_back(*rule);
+        }
+        return true;
+      },
+      [&stale_rules] { stale_rules.clear(); });
+  for (const auto& rule : stale_rules) {
+    NetlinkRequest request(RTM_DELRULE, 0);
+    fillRuleRequest(request, rule);
+    (void)socket_.request(request);
   }
 
   std::vector<int> stale_links;
@@ -411,6 +557,26 @@ void NetlinkAddressManager::removeStale() noexcept {
       },
       [&stale_links] { stale_links.clear(); });
   for (const int ifindex : stale_links) (void)deleteLink(socket_, ifindex);
+
+  // After the links: the routes through them went with them.
+  std::vector<RouteMessage> stale_routes;
+  NetlinkRequest routes(RTM_GETROUTE, 0);
+  routes.putExtraHeader<rtmsg>()->rtm_family = AF_UNSPEC;
+  (void)socket_.dump(
+      routes,
+      [&](const nlmsghdr& nlh) {
+        auto route = parseRoute(nlh);
+        if (route && route->carpdTagged() && !own_tables.contains(route->table)) {
+          stale_routes.push_back(*route);
+        }
+        return true;
+      },
+      [&stale_routes] { stale_routes.clear(); });
+  for (const auto& route : stale_routes) {
+    NetlinkRequest request(RTM_DELROUTE, 0);
+    fillRouteRequest(request, route);
+    (void)socket_.request(request);
+  }
 
   // After the links: their addresses went with them.
   std::vector<AddressMessage> stale_addresses;

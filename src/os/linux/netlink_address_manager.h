@@ -5,6 +5,19 @@
 // IFA_PROTO kCarpdAddressProto and every macvlan the alias "carpd vhid <vhid> on <parent>",
 // which is how carpd tells its own leftovers from anything else on the system: it never
 // removes an address or interface without those marks. Needs Linux >= 6.1 for IFA_PROTO.
+//
+// With vmac, the kernel would still send what the host sends FROM a virtual address (a reply to
+// a client's ping, a TCP connection to the address) out of the parent with the NIC's MAC: the
+// parent's connected route of the subnet comes first in the main table. So each macvlan gets a
+// routing table (carpdRouteTable) with the connected route of every virtual address's subnet via
+// the macvlan, and each virtual address the rule "from <address> lookup <table>" (priority
+// kCarpdRulePriority): the MASTER's frames from the virtual addresses to on-link hosts carry the
+// virtual MAC, as on the BSDs. Off-link destinations find no route in the table and fall through
+// to main (the default route via the parent, as before). Routes and rules are tagged
+// kCarpdRouteProto (Linux >= 4.17 for FRA_PROTOCOL). The rule also makes a strict rp_filter
+// (net.ipv4.conf.all.rp_filter=1, which overrides the macvlan's 0) accept ARP and packets for a
+// virtual address arriving on the macvlan: the reverse-path lookup from the address resolves
+// to the macvlan.
 
 #include <cstdint>
 #include <map>
@@ -43,15 +56,22 @@ class NetlinkAddressManager final : public os::AddressManager {
   void detach(const VhidBinding& binding) noexcept override;
   // Adds (NLM_F_EXCL; an address already there counts as added, and is never retagged) with
   // IFA_PROTO kCarpdAddressProto; IPv6 with IFA_F_NODAD. Without vmac, attach is optional.
+  // With vmac, then installs the source routing (route and rule; ones already there count as
+  // installed, so adding again repairs what someone deleted) for every address that is on the
+  // macvlan, except /32 and /128 ones, which have no subnet. A failure there does not undo the
+  // addresses: they stay, and the error says that only the source MAC of what is sent from
+  // them is affected.
   tl::expected<void, std::string> add(const VhidBinding& binding,
                                       std::span<const proto::InterfaceAddress> addresses) override;
   // Removes only addresses that carry carpd's tag: one an administrator configured by hand
-  // stays, and counts as removed. An address that is not there counts as removed.
+  // stays, and counts as removed. An address that is not there counts as removed. With vmac,
+  // first deletes the addresses' rules and routes (only tagged ones).
   tl::expected<void, std::string> remove(
       const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) override;
-  // Deletes every macvlan whose alias starts with kCarpdAliasPrefix and every address with
-  // carpd's IFA_PROTO tag, except those of this manager's current attachments. Meant for
-  // start-up, before the first attach.
+  // Deletes every macvlan whose alias starts with kCarpdAliasPrefix, every address with
+  // carpd's IFA_PROTO tag, and every route and rule with protocol kCarpdRouteProto in a table
+  // of carpd's range, except those of this manager's current attachments. Meant for start-up,
+  // before the first attach.
   void removeStale() noexcept override;
 
   // "cv<parent_ifindex>-<vhid>"; IFNAMSIZ allows 15 characters, enough for any ifindex below
@@ -67,6 +87,7 @@ class NetlinkAddressManager final : public os::AddressManager {
     int ifindex = 0;   // where the addresses go
     std::string name;  // the macvlan's name; empty without vmac
     std::set<proto::InterfaceAddress> added;
+    std::optional<std::uint32_t> table;  // the source routing table; nullopt without vmac
   };
   struct Parent {
     int users = 0;
@@ -79,6 +100,11 @@ class NetlinkAddressManager final : public os::AddressManager {
   tl::expected<void, std::string> removeFrom(int ifindex,
                                              std::span<const proto::InterfaceAddress> addresses);
   void detachAttachment(Attachment& attachment) noexcept;
+  // Installs (deletes) the rule and route of each address; returns what failed, "" if nothing.
+  std::string installSourceRouting(const Attachment& attachment,
+                                   std::span<const proto::InterfaceAddress> addresses);
+  std::string removeSourceRouting(const Attachment& attachment,
+                                  std::span<const proto::InterfaceAddress> addresses);
 
   NetlinkSocket socket_;
   std::map<Key, Attachment> attachments_;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_packet.h>
 #include <linux/rtnetlink.h>
 #include <net/ethernet.h>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +118,54 @@ class AddressManagerTest : public ::testing::Test {
     return link;
   }
 
+  // Every rule with carpd's protocol (in any table), and every route in `table`.
+  static std::vector<RuleMessage> taggedRules() {
+    NetlinkSocket socket;
+    NetlinkRequest request(RTM_GETRULE, 0);
+    request.putExtraHeader<fib_rule_hdr>()->family = AF_UNSPEC;
+    std::vector<RuleMessage> found;
+    auto result = socket.dump(request, [&](const nlmsghdr& nlh) {
+      auto rule = parseRule(nlh);
+      if (rule && rule->protocol == kCarpdRouteProto) found.push_back(*rule);
+      return true;
+    });
+    EXPECT_TRUE(result) << result.error().message;
+    return found;
+  }
+
+  static std::vector<RouteMessage> routesIn(std::uint32_t table) {
+    NetlinkSocket socket;
+    NetlinkRequest request(RTM_GETROUTE, 0);
+    request.putExtraHeader<rtmsg>()->rtm_family = AF_UNSPEC;
+    std::vector<RouteMessage> found;
+    auto result = socket.dump(request, [&](const nlmsghdr& nlh) {
+      auto route = parseRoute(nlh);
+      if (route && route->table == table) found.push_back(*route);
+      return true;
+    });
+    EXPECT_TRUE(result) << result.error().message;
+    return found;
+  }
+
+  static const RuleMessage* findRule(const std::vector<RuleMessage>& rules, std::uint32_t table,
+                                     const char* source) {
+    for (const auto& rule : rules) {
+      if (rule.table == table && rule.source && rule.source->address == ip(source)) return &rule;
+    }
+    return nullptr;
+  }
+
+  static const RouteMessage* findRoute(const std::vector<RouteMessage>& routes,
+                                       const proto::InterfaceAddress& destination,
+                                       const char* preferred_source) {
+    for (const auto& route : routes) {
+      if (route.destination == destination && route.preferred_source == ip(preferred_source)) {
+        return &route;
+      }
+    }
+    return nullptr;
+  }
+
   // Adds an address with carpd's tag as an earlier carpd would have (iproute2 6.1 cannot).
   static void addTagged(int ifindex, const proto::InterfaceAddress& address) {
     NetlinkSocket socket;
@@ -188,8 +238,11 @@ TEST_F(AddressManagerTest, DestructionDetachesEverything) {
   {
     NetlinkAddressManager manager;
     ASSERT_TRUE(ok(manager.attach(binding(1))));
+    ASSERT_TRUE(ok(manager.add(binding(1), std::vector{prefix("198.51.100.1", 24)})));
+    ASSERT_EQ(taggedRules().size(), 1u);
     ASSERT_TRUE(ok(manager.add(binding(2, false), std::vector{prefix("192.0.2.10", 24)})));
   }
+  EXPECT_TRUE(taggedRules().empty());
   EXPECT_FALSE(linkNamed(NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1))));
   EXPECT_FALSE(findAddress(addressesOn(parent_), prefix("192.0.2.10", 24)));
   EXPECT_EQ(sysctl("/proc/sys/net/ipv4/conf/p0/arp_ignore"), "0");
@@ -310,8 +363,183 @@ TEST_F(AddressManagerTest, RemoveStaleKeepsCurrentAttachments) {
   ASSERT_TRUE(ok(manager.add(binding(1), std::vector{prefix("192.0.2.100", 24)})));
   ASSERT_TRUE(ok(manager.add(binding(2, false), std::vector{prefix("192.0.2.102", 24)})));
   manager.removeStale();
-  EXPECT_EQ(addressesOn(*manager.addressIfindex(binding(1))).size(), 1u);
+  const int macvlan = *manager.addressIfindex(binding(1));
+  EXPECT_EQ(addressesOn(macvlan).size(), 1u);
   EXPECT_TRUE(findAddress(addressesOn(parent_), prefix("192.0.2.102", 24)));
+  EXPECT_EQ(taggedRules().size(), 1u);
+  EXPECT_EQ(routesIn(*carpdRouteTable(macvlan)).size(), 1u);
+}
+
+TEST(SourceRoutingMessagesTest, TablesRoutesAndRules) {
+  EXPECT_EQ(carpdRouteTable(1), 0x63000001u);
+  EXPECT_EQ(carpdRouteTable((1 << 24) - 1), 0x63ffffffu);
+  EXPECT_FALSE(carpdRouteTable(0));
+  EXPECT_FALSE(carpdRouteTable(1 << 24));
+  EXPECT_FALSE(isCarpdRouteTable(RT_TABLE_MAIN));
+  EXPECT_FALSE(isCarpdRouteTable(0x64000000));
+  EXPECT_TRUE(isCarpdRouteTable(0x63000000));
+
+  // The destination is the subnet, with the host bits cleared, also inside a byte.
+  EXPECT_EQ(sourceRoute(3, 0x63000003, prefix("192.0.2.77", 20)).destination,
+            prefix("192.0.0.0", 20));
+  EXPECT_EQ(sourceRoute(3, 0x63000003, prefix("2001:db8:1:2345::1", 52)).destination,
+            prefix("2001:db8:1:2000::", 52));
+
+  // What fill*Request writes, parse* reads back (the dump path of removeStale).
+  const RouteMessage route = sourceRoute(3, 0x63000003, prefix("2001:db8::7", 64));
+  NetlinkRequest route_request(RTM_NEWROUTE, 0);
+  fillRouteRequest(route_request, route);
+  const auto parsed_route = parseRoute(*route_request.header());
+  ASSERT_TRUE(parsed_route);
+  EXPECT_EQ(parsed_route->destination, prefix("2001:db8::", 64));
+  EXPECT_EQ(parsed_route->table, 0x63000003u);
+  EXPECT_EQ(parsed_route->oif, 3);
+  EXPECT_EQ(parsed_route->preferred_source, ip("2001:db8::7"));
+  EXPECT_TRUE(parsed_route->carpdTagged());
+
+  NetlinkRequest rule_request(RTM_NEWRULE, 0);
+  fillRuleRequest(rule_request, sourceRule(0x63000003, ip("192.0.2.7")));
+  const auto parsed_rule = parseRule(*rule_request.header());
+  ASSERT_TRUE(parsed_rule);
+  EXPECT_EQ(parsed_rule->source, prefix("192.0.2.7", 32));
+  EXPECT_EQ(parsed_rule->table, 0x63000003u);
+  EXPECT_EQ(parsed_rule->priority, kCarpdRulePriority);
+  EXPECT_EQ(parsed_rule->action, FR_ACT_TO_TBL);
+  EXPECT_TRUE(parsed_rule->carpdTagged());
+  RuleMessage openr = *parsed_rule;  // RTPROT_OPENR is 99 too: the table tells them apart
+  openr.table = 100;
+  EXPECT_FALSE(openr.carpdTagged());
+}
+
+// Each virtual address gets "from <address> lookup <the macvlan's table>" and, in that table,
+// the route of its subnet via the macvlan; remove() takes exactly those away again.
+TEST_F(AddressManagerTest, SourceRoutingFollowsTheAddresses) {
+  NetlinkAddressManager manager;
+  ASSERT_TRUE(ok(manager.attach(binding(1))));
+  const int macvlan = *manager.addressIfindex(binding(1));
+  const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1));
+  const std::uint32_t table = *carpdRouteTable(macvlan);
+  const std::string t = std::to_string(table);
+  const std::vector addresses{prefix("192.0.2.100", 24), prefix("192.0.2.101", 24),
+                              prefix("2001:db8::100", 64), prefix("2001:db8::101", 64),
+                              prefix("198.51.100.1", 32)};  // no subnet: no route, no rule
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses))) << "adding again must succeed";
+
+  auto rules = taggedRules();
+  EXPECT_EQ(rules.size(), 4u) << "one each, no duplicates";
+  for (const char* source : {"192.0.2.100", "192.0.2.101", "2001:db8::100", "2001:db8::101"}) {
+    const RuleMessage* rule = findRule(rules, table, source);
+    ASSERT_NE(rule, nullptr) << source;
+    EXPECT_EQ(rule->priority, kCarpdRulePriority);
+    EXPECT_EQ(rule->action, FR_ACT_TO_TBL);
+    EXPECT_EQ(rule->source->prefix_length, rule->family == proto::Family::kIPv4 ? 32 : 128);
+    EXPECT_FALSE(rule->destination);
+  }
+  auto routes = routesIn(table);
+  // IPv4 keeps one route per preferred source; IPv6 one per subnet and link.
+  EXPECT_EQ(routes.size(), 3u);
+  for (const char* source : {"192.0.2.100", "192.0.2.101"}) {
+    const RouteMessage* route = findRoute(routes, prefix("192.0.2.0", 24), source);
+    ASSERT_NE(route, nullptr) << source;
+    EXPECT_EQ(route->oif, macvlan);
+    EXPECT_EQ(route->protocol, kCarpdRouteProto);
+    EXPECT_EQ(route->scope, RT_SCOPE_LINK);
+  }
+  ASSERT_NE(findRoute(routes, prefix("2001:db8::", 64), "2001:db8::100"), nullptr);
+  // And what an administrator sees.
+  EXPECT_TRUE(sh("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"));
+  EXPECT_TRUE(sh("ip -6 rule show pref 1000 | grep -q 'from 2001:db8::101 lookup " + t + "'"));
+  EXPECT_TRUE(sh("ip route show table " + t + " | grep -q '^192.0.2.0/24 dev " + name +
+                 " proto .* scope link src 192.0.2.100'"));
+  EXPECT_TRUE(sh("ip -6 route show table " + t + " | grep -q '^2001:db8::/64 dev " + name +
+                 " proto .* src 2001:db8::100'"));
+
+  // A hand-made rule that differs only in the protocol is not carpd's.
+  ASSERT_TRUE(sh("ip rule add from 192.0.2.100 lookup " + t + " pref 1000"));
+
+  // Removing one address of a subnet keeps the other's rule and route: IPv6 deletes its route
+  // whatever the preferred source, so the other gets it back.
+  ASSERT_TRUE(ok(manager.remove(binding(1), std::vector{addresses[0], addresses[2]})));
+  rules = taggedRules();
+  EXPECT_EQ(rules.size(), 2u);
+  EXPECT_TRUE(findRule(rules, table, "192.0.2.101"));
+  EXPECT_TRUE(findRule(rules, table, "2001:db8::101"));
+  routes = routesIn(table);
+  EXPECT_EQ(routes.size(), 2u);
+  EXPECT_TRUE(findRoute(routes, prefix("192.0.2.0", 24), "192.0.2.101"));
+  EXPECT_TRUE(findRoute(routes, prefix("2001:db8::", 64), "2001:db8::101"));
+
+  ASSERT_TRUE(ok(manager.remove(binding(1), addresses)));
+  EXPECT_TRUE(taggedRules().empty());
+  EXPECT_TRUE(routesIn(table).empty());
+  EXPECT_TRUE(sh("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"))
+      << "the hand-made rule stays";
+  ASSERT_TRUE(ok(manager.remove(binding(1), addresses))) << "removing again must succeed";
+
+  // detach takes the rules (the routes go with the macvlan).
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+  EXPECT_EQ(taggedRules().size(), 4u);
+  manager.detach(binding(1));
+  EXPECT_TRUE(taggedRules().empty());
+  EXPECT_TRUE(routesIn(table).empty());
+}
+
+// The kernel refuses a route via an interface that is down; the addresses stay, and the error
+// says what is missing.
+TEST_F(AddressManagerTest, SourceRoutingFailureKeepsTheAddresses) {
+  NetlinkAddressManager manager;
+  ASSERT_TRUE(ok(manager.attach(binding(1))));
+  const int macvlan = *manager.addressIfindex(binding(1));
+  ASSERT_TRUE(sh("ip link set " +
+                 NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1)) + " down"));
+  const std::vector addresses{prefix("192.0.2.100", 24), prefix("2001:db8::100", 64)};
+  auto added = manager.add(binding(1), addresses);
+  ASSERT_FALSE(added);
+  EXPECT_NE(added.error().find("addresses added, but no source routing"), std::string::npos)
+      << added.error();
+  EXPECT_NE(added.error().find("192.0.2.100/24: route: "), std::string::npos) << added.error();
+  EXPECT_NE(added.error().find("2001:db8::100/64: route: "), std::string::npos) << added.error();
+  EXPECT_TRUE(findAddress(addressesOn(macvlan), addresses[0]));
+  EXPECT_TRUE(findAddress(addressesOn(macvlan), addresses[1]));
+  EXPECT_TRUE(taggedRules().empty());
+}
+
+TEST_F(AddressManagerTest, WithoutVmacNoSourceRouting) {
+  NetlinkAddressManager manager;
+  ASSERT_TRUE(ok(manager.add(binding(2, false), std::vector{prefix("192.0.2.100", 24)})));
+  EXPECT_TRUE(taggedRules().empty());
+}
+
+TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdRulesAndRoutes) {
+  // Left behind by a carpd that was killed: protocol 99 in a table of carpd's range.
+  const std::string stale = std::to_string(*carpdRouteTable(77));
+  ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
+  ASSERT_TRUE(sh("ip rule add from 192.0.2.66 lookup " + stale + " pref 1000 protocol 99"));
+  ASSERT_TRUE(sh("ip -6 rule add from 2001:db8::66 lookup " + stale + " pref 1000 protocol 99"));
+  ASSERT_TRUE(sh("ip route add 198.51.100.0/24 dev p0 table " + stale + " proto 99"));
+  ASSERT_TRUE(sh("ip -6 route add 2001:db8:66::/64 dev p0 table " + stale + " proto 99"));
+  // Not carpd's: an administrator's rule, Open/R's (RTPROT_OPENR is 99 too) rule and routes,
+  // and an untagged route in a table of carpd's range.
+  const std::string keep = std::to_string(*carpdRouteTable(78));
+  ASSERT_TRUE(
+      sh("ip rule add from 192.0.2.77 lookup 100 && "
+         "ip rule add from 192.0.2.78 lookup 100 protocol 99 && "
+         "ip route add 203.0.113.0/24 dev p0 table 100 proto 99 && "
+         "ip route add 203.0.113.0/24 dev p0 proto 99 && "
+         "ip route add 198.51.100.0/24 dev p0 table " +
+         keep));
+
+  NetlinkAddressManager manager;
+  manager.removeStale();
+  EXPECT_TRUE(routesIn(*carpdRouteTable(77)).empty());
+  const auto rules = taggedRules();
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_TRUE(findRule(rules, 100, "192.0.2.78"));
+  EXPECT_TRUE(sh("ip rule show | grep -q 'from 192.0.2.77 lookup 100'"));
+  EXPECT_TRUE(sh("ip route show table 100 | grep -q '^203.0.113.0/24 dev p0'"));
+  EXPECT_TRUE(sh("ip route show | grep -q '^203.0.113.0/24 dev p0'"));
+  EXPECT_EQ(routesIn(*carpdRouteTable(78)).size(), 1u);
 }
 
 TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
@@ -341,9 +569,9 @@ TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
   EXPECT_EQ(linkNamed(unaliased)->alias, "carpd vhid 8 on p0");
 }
 
-// ARP for a virtual address is answered once, by the macvlan, with the virtual MAC. q0 is
-// moved to a second namespace, from which the test sends the request on an AF_PACKET socket.
-class ArpTest : public AddressManagerTest {
+// q0 is moved to a second namespace, the peer (192.0.2.2/24, 2001:db8::2/64), which sends
+// and captures frames on AF_PACKET sockets.
+class PeerTest : public AddressManagerTest {
  protected:
   void SetUp() override {
     AddressManagerTest::SetUp();
@@ -355,7 +583,7 @@ class ArpTest : public AddressManagerTest {
     ASSERT_GE(peer_, 0);
     ASSERT_EQ(setns(home_, CLONE_NEWNET), 0);
     peer_path_ = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(peer_);
-    ASSERT_TRUE(sh("ip link set q0 netns " + peer_path_ + " && ip addr add 192.0.2.1/24 dev p0"));
+    ASSERT_TRUE(sh("ip link set q0 netns " + peer_path_));
     ASSERT_TRUE(
         inPeer("ip link set lo up && ip link set q0 up && "
                "ip addr add 192.0.2.2/24 dev q0 && ip addr add 2001:db8::2/64 dev q0 nodad"));
@@ -369,21 +597,53 @@ class ArpTest : public AddressManagerTest {
     return sh("nsenter --net=" + peer_path_ + " sh -c '" + command + "'");
   }
 
-  // Sends "who-has target" from q0 and returns the sender MAC of every reply within 1 s.
-  std::vector<proto::MacAddress> arpReplies(const char* target) {
+  // A packet socket of `type` (SOCK_DGRAM, SOCK_RAW) bound to q0 in the peer namespace, whose
+  // receive times out after `timeout`.
+  int peerPacketSocket(int type, std::uint16_t protocol, std::chrono::milliseconds timeout) {
     EXPECT_EQ(setns(peer_, CLONE_NEWNET), 0);
-    const int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    const int fd = socket(AF_PACKET, type | SOCK_CLOEXEC, htons(protocol));
     const int q0 = static_cast<int>(if_nametoindex("q0"));
     EXPECT_EQ(setns(home_, CLONE_NEWNET), 0);
     EXPECT_GE(fd, 0);
     EXPECT_GT(q0, 0);
     sockaddr_ll address{};
     address.sll_family = AF_PACKET;
-    address.sll_protocol = htons(ETH_P_ARP);
+    address.sll_protocol = htons(protocol);
     address.sll_ifindex = q0;
     EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    const timeval timeout{.tv_sec = 1, .tv_usec = 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    const timeval tv{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+                     .tv_usec = static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+  }
+
+  int home_ = -1;
+  int peer_ = -1;
+  std::string peer_path_;
+};
+
+// ARP for a virtual address is answered once, by the macvlan, with the virtual MAC.
+class ArpTest : public PeerTest {
+ protected:
+  void SetUp() override {
+    PeerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev p0"));
+  }
+
+  // Sends "who-has target" from q0 and returns the sender MAC of every reply within 1 s.
+  std::vector<proto::MacAddress> arpReplies(const char* target) {
+    const int fd = peerPacketSocket(SOCK_DGRAM, ETH_P_ARP, 1s);
+    const int q0 = [this] {
+      EXPECT_EQ(setns(peer_, CLONE_NEWNET), 0);
+      const int index = static_cast<int>(if_nametoindex("q0"));
+      EXPECT_EQ(setns(home_, CLONE_NEWNET), 0);
+      return index;
+    }();
+    sockaddr_ll address{};
+    address.sll_family = AF_PACKET;
+    address.sll_protocol = htons(ETH_P_ARP);
+    address.sll_ifindex = q0;
 
     ether_arp request{};
     request.arp_hrd = htons(ARPHRD_ETHER);
@@ -415,10 +675,6 @@ class ArpTest : public AddressManagerTest {
     close(fd);
     return replies;
   }
-
-  int home_ = -1;
-  int peer_ = -1;
-  std::string peer_path_;
 };
 
 TEST_F(ArpTest, OnlyTheMacvlanAnswersWithTheVirtualMac) {
@@ -438,6 +694,154 @@ TEST_F(ArpTest, OnlyTheMacvlanAnswersWithTheVirtualMac) {
   ASSERT_TRUE(
       inPeer("ping -6 -c1 -W2 2001:db8::100 >/dev/null && "
              "ip -6 neigh show 2001:db8::100 | grep -q 00:00:5e:00:01:01"));
+}
+
+// The host (p0: 192.0.2.11/24, 2001:db8::11/64, default routes via .254 / ::fe) with VHID 5's
+// virtual addresses 192.0.2.1/24 and 2001:db8::1/64 on its macvlan, and the peer on q0.
+class SourceRoutingTest : public PeerTest {
+ protected:
+  void SetUp() override {
+    PeerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(
+        sh("ip addr add 192.0.2.11/24 dev p0 && ip addr add 2001:db8::11/64 dev p0 nodad && "
+           "ip route add default via 192.0.2.254 && ip -6 route add default via 2001:db8::fe"));
+    manager_.emplace();  // here: its netlink socket belongs to the namespace it is opened in
+    ASSERT_TRUE(ok(manager_->attach(binding(5))));
+    ASSERT_TRUE(ok(manager_->add(binding(5), addresses_)));
+    macvlan_ = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(5));
+    table_ = std::to_string(*carpdRouteTable(*manager_->addressIfindex(binding(5))));
+    parent_mac_ = *linkNamed("p0")->mac;
+  }
+
+  // Runs `command` (here, or in the peer namespace) and returns the Ethernet source of every
+  // ICMP echo request (reply = false) or reply from `source` that reached q0 meanwhile.
+  std::vector<proto::MacAddress> echoSenders(const std::string& command, bool in_peer,
+                                             const char* source, bool reply) {
+    const int fd = peerPacketSocket(SOCK_RAW, ETH_P_ALL, 300ms);
+    EXPECT_TRUE(in_peer ? inPeer(command) : sh(command));
+    const proto::IpAddress from = ip(source);
+    const bool v4 = from.family == proto::Family::kIPv4;
+    const std::uint8_t type = v4 ? (reply ? 0 : 8) : (reply ? 129 : 128);
+    std::vector<proto::MacAddress> senders;
+    std::array<std::uint8_t, 2048> frame{};
+    sockaddr_ll address{};
+    socklen_t length = sizeof(address);
+    ssize_t size = 0;
+    while ((size = recvfrom(fd, frame.data(), frame.size(), 0,
+                            reinterpret_cast<sockaddr*>(&address), &length)) > 0) {
+      length = sizeof(address);
+      if (address.sll_pkttype == PACKET_OUTGOING) continue;
+      const auto n = static_cast<std::size_t>(size);
+      const std::uint8_t* ip_header = frame.data() + 14;
+      const unsigned ethertype = frame[12] << 8 | frame[13];
+      bool match = false;
+      if (v4 && ethertype == ETH_P_IP && n >= 14 + 20) {
+        const std::size_t header_length = (ip_header[0] & 0x0f) * 4u;
+        match = ip_header[9] == IPPROTO_ICMP && n > 14 + header_length &&
+                std::memcmp(ip_header + 12, from.bytes.data(), 4) == 0 &&
+                ip_header[header_length] == type;
+      } else if (!v4 && ethertype == ETH_P_IPV6 && n > 14 + 40) {
+        match = ip_header[6] == IPPROTO_ICMPV6 &&
+                std::memcmp(ip_header + 8, from.bytes.data(), 16) == 0 && ip_header[40] == type;
+      }
+      if (!match) continue;
+      proto::MacAddress mac{};
+      std::memcpy(mac.data(), frame.data() + 6, 6);
+      senders.push_back(mac);
+    }
+    close(fd);
+    return senders;
+  }
+
+  std::optional<NetlinkAddressManager> manager_;
+  const std::vector<proto::InterfaceAddress> addresses_{prefix("192.0.2.1", 24),
+                                                        prefix("2001:db8::1", 64)};
+  const proto::MacAddress vmac_ = proto::virtualMac(*proto::Vhid::make(5));
+  proto::MacAddress parent_mac_{};
+  std::string macvlan_;
+  std::string table_;
+};
+
+TEST_F(SourceRoutingTest, RoutesOnLinkTrafficFromTheVirtualAddressesThroughTheMacvlan) {
+  EXPECT_TRUE(sh("ip rule show | grep -q '^1000:.*from 192.0.2.1 lookup " + table_ + "'"));
+  EXPECT_TRUE(sh("ip -6 rule show | grep -q '^1000:.*from 2001:db8::1 lookup " + table_ + "'"));
+  EXPECT_TRUE(sh("ip route show table " + table_ + " | grep -q '^192.0.2.0/24 dev " + macvlan_ +
+                 " .*src 192.0.2.1'"));
+  EXPECT_TRUE(sh("ip -6 route show table " + table_ + " | grep -q '^2001:db8::/64 dev " + macvlan_ +
+                 " .*src 2001:db8::1'"));
+  // On-link from a virtual address: the macvlan. Off-link: no route in the table, so on to
+  // main and its default route via the parent. The host's own address: the parent.
+  const auto get = [](const std::string& what, const std::string& expected) {
+    return sh("ip route get " + what + " | grep -q '" + expected + "'");
+  };
+  EXPECT_TRUE(get("192.0.2.2 from 192.0.2.1", " dev " + macvlan_ + " table " + table_));
+  EXPECT_TRUE(get("198.51.100.9 from 192.0.2.1", "via 192.0.2.254 dev p0"));
+  EXPECT_TRUE(get("192.0.2.2 from 192.0.2.11", "^192.0.2.2 from 192.0.2.11 dev p0"));
+  EXPECT_TRUE(get("192.0.2.2", "dev p0 src 192.0.2.11"));
+  EXPECT_TRUE(get("2001:db8::2 from 2001:db8::1", " dev " + macvlan_ + " table " + table_));
+  EXPECT_TRUE(get("2001:db8:ffff::9 from 2001:db8::1", "via 2001:db8::fe dev p0"));
+  EXPECT_TRUE(get("2001:db8::2 from 2001:db8::11", " dev p0 "));
+}
+
+TEST_F(SourceRoutingTest, FramesFromTheVirtualAddressesCarryTheVirtualMac) {
+  // Replies to the peer's pings. (IPv6 echo replies are routed out of the interface the request
+  // came in on anyway; IPv4 ones, and anything else the host sends, by the routing tables.)
+  const std::vector vmac{vmac_};
+  EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true), vmac);
+  EXPECT_EQ(echoSenders("ping -6 -c1 -W2 2001:db8::1 >/dev/null", true, "2001:db8::1", true), vmac);
+  // Sent from a virtual address by the host itself.
+  EXPECT_EQ(
+      echoSenders("ping -c1 -W2 -I 192.0.2.1 192.0.2.2 >/dev/null", false, "192.0.2.1", false),
+      vmac);
+  EXPECT_EQ(echoSenders("ping -6 -c1 -W2 -I 2001:db8::1 2001:db8::2 >/dev/null", false,
+                        "2001:db8::1", false),
+            vmac);
+  // The host's own address still sends with the NIC's MAC.
+  const std::vector nic{parent_mac_};
+  EXPECT_EQ(
+      echoSenders("ping -c1 -W2 -I 192.0.2.11 192.0.2.2 >/dev/null", false, "192.0.2.11", false),
+      nic);
+  EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.2 >/dev/null", false, "192.0.2.11", false), nic);
+  EXPECT_EQ(echoSenders("ping -6 -c1 -W2 -I 2001:db8::11 2001:db8::2 >/dev/null", false,
+                        "2001:db8::11", false),
+            nic);
+
+  // Why the rule: without it, the parent's connected route (first in main) sends the reply
+  // with the NIC's MAC. add() puts a missing rule back.
+  ASSERT_TRUE(sh("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99"));
+  EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true), nic);
+  ASSERT_TRUE(ok(manager_->add(binding(5), addresses_)));
+  EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true), vmac);
+
+  ASSERT_TRUE(ok(manager_->remove(binding(5), addresses_)));
+  EXPECT_TRUE(taggedRules().empty());
+  EXPECT_TRUE(sh("test -z \"$(ip route show table " + table_ + ")\" && test -z \"$(ip -6 route " +
+                 "show table " + table_ + ")\""));
+}
+
+// A strict rp_filter (net.ipv4.conf.all.rp_filter=1 overrides the macvlan's 0: the kernel
+// uses the maximum) checks a packet for a virtual address that arrives on the macvlan by the
+// route back to its sender: with the rule, that is the macvlan, and the check passes.
+TEST_F(SourceRoutingTest, StrictRpFilterKeepsWorking) {
+  ASSERT_TRUE(writeSysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "1"));
+  ASSERT_TRUE(writeSysctl("/proc/sys/net/ipv4/conf/p0/rp_filter", "1"));
+  EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true),
+            std::vector{vmac_});
+  EXPECT_EQ(
+      echoSenders("ping -c1 -W2 -I 192.0.2.11 192.0.2.2 >/dev/null", false, "192.0.2.11", false),
+      std::vector{parent_mac_});
+  EXPECT_EQ(
+      echoSenders("ping -c1 -W2 -I 192.0.2.1 192.0.2.2 >/dev/null", false, "192.0.2.1", false),
+      std::vector{vmac_});
+
+  // Without the rule, the check sends the peer's ARP request for the virtual address to the
+  // parent, which is not where it came in: the peer gets no answer at all.
+  ASSERT_TRUE(sh("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99 && " +
+                 "ip neigh flush dev " + macvlan_));
+  ASSERT_TRUE(inPeer("ip neigh flush dev q0"));
+  EXPECT_TRUE(
+      echoSenders("ping -c1 -W1 192.0.2.1 >/dev/null || true", true, "192.0.2.1", true).empty());
 }
 
 }  // namespace
