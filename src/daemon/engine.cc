@@ -126,6 +126,9 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
       .master = {},
       .since = deps_.wall_clock(),
       .addresses_on = false,
+      .last_heard = {},
+      .last_takeover = std::nullopt,
+      .transitions = {},
   });
   v->credentials = proto::VhidCredentials{&v->signer, proto::randomCounter(), unicast};
   return v;
@@ -189,6 +192,14 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
       deps_.log->info("{}: {} -> {} ({})", vhidName(v), proto::toString(t->from),
                       proto::toString(t->to), proto::toString(t->reason));
       v.since = deps_.wall_clock();
+      ++v.transitions[t->reason];
+      if (deps_.on_transition) {
+        deps_.on_transition(TransitionEvent{v.config.interface, v.config.vhid.value(), t->from,
+                                            t->to, t->reason, v.since});
+      }
+      if (t->to == State::kMaster && v.last_heard != proto::TimePoint{}) {
+        v.last_takeover = now - v.last_heard;
+      }
       if (t->to == State::kMaster) {
         if (t->from == State::kBackup) {
           // OpenBSD carp_master_down counts every BACKUP -> MASTER as carps_preempt.
@@ -339,6 +350,7 @@ void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
   const proto::CarpHeader& h = valid->header;
   VhidRuntime& v = *iface->by_vhid[h.vhid];
   v.counters.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
+  v.last_heard = now;
   dispatch(v, proto::event::Advert{family, h.advbase, h.advskew, h.demote}, now);
   if (v.machine.state() == State::kBackup) v.master = config::formatAddress(packet.source);
 }

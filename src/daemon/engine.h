@@ -33,6 +33,16 @@ namespace carp::daemon {
 
 using WallClock = std::function<std::chrono::system_clock::time_point()>;
 
+// A state change, as hooks and metrics see it.
+struct TransitionEvent {
+  std::string interface;
+  int vhid = 0;
+  proto::State from = proto::State::kInit;
+  proto::State to = proto::State::kInit;
+  proto::Reason reason = proto::Reason::kStarted;
+  std::chrono::system_clock::time_point at;
+};
+
 struct EngineDeps {
   os::FrameSender& frames;
   os::IpSender& ip;
@@ -40,6 +50,8 @@ struct EngineDeps {
   os::InterfaceDirectory& interfaces;
   WallClock wall_clock;
   std::shared_ptr<spdlog::logger> log;
+  // Called after every transition (hooks); may be empty. Must not block.
+  std::function<void(const TransitionEvent&)> on_transition = {};
 };
 
 struct InterfaceRuntime;
@@ -57,6 +69,12 @@ struct VhidRuntime {
   std::string master;  // source of the MASTER's advertisements as last heard; ours as MASTER
   std::chrono::system_clock::time_point since;
   bool addresses_on = false;
+  proto::TimePoint last_heard{};  // the last valid advertisement of another MASTER
+  // How long the VHID was without a MASTER before our last takeover: from the last
+  // advertisement heard to our transition (the detection time; at least the master-down
+  // interval unless the master bowed out).
+  std::optional<proto::Duration> last_takeover;
+  std::map<proto::Reason, std::uint64_t> transitions;  // transitions by reason
 };
 
 // A parent interface with the VHIDs configured on it.

@@ -10,6 +10,7 @@
 #include "config/address_text.h"
 #include "daemon/control_handler.h"
 #include "proto/header.h"
+#include "proto/timing.h"
 #include "support/fakes.h"
 
 namespace carp::daemon {
@@ -254,6 +255,34 @@ TEST_F(EngineTest, HostilePacketsAreCountedPerReasonAndChangeNothing) {
   EXPECT_EQ(vhid1.at("badttl"), 1u);
   EXPECT_EQ(vhid1.at("loop"), 1u);
   EXPECT_EQ(vhid1.at("ipackets"), 0u);  // nothing valid reached it
+}
+
+TEST_F(EngineTest, TransitionsAreReportedCountedAndTakeoverTimed) {
+  std::vector<TransitionEvent> seen;
+  EngineDeps deps{frames_,
+                  ip_,
+                  addresses_,
+                  directory_,
+                  [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
+                  log_,
+                  [&](const TransitionEvent& e) { seen.push_back(e); }};
+  auto e = std::make_unique<Engine>(deps, parse(kTwoVhids), false);
+  e->start(clock_.now());
+  // A better master for VHID 2 is heard, then falls silent.
+  receive(*e, peerAdvert(2, "other", {*config::parseInterfaceAddress("192.0.2.2/24")}, 1, 50, 0));
+  const proto::TimePoint heard = clock_.now();
+  runUntil(*e, clock_.now() + seconds(10));
+  const VhidRuntime& v2 = *e->vhids()[1];
+  ASSERT_EQ(v2.machine.state(), State::kMaster);
+  // Detected exactly one master-down interval (1 s + 100/256 s, tripled) after the last advert.
+  ASSERT_TRUE(v2.last_takeover.has_value());
+  EXPECT_EQ(*v2.last_takeover, proto::masterDownInterval(1, 100));
+  EXPECT_EQ(v2.transitions.at(proto::Reason::kMasterDown), 1u);
+  EXPECT_EQ(v2.transitions.at(proto::Reason::kStarted), 1u);
+  ASSERT_GE(seen.size(), 4u);  // INIT->BACKUP twice, BACKUP->MASTER twice
+  EXPECT_EQ(seen.back().interface, "eth0");
+  EXPECT_EQ(seen.back().to, State::kMaster);
+  (void)heard;
 }
 
 TEST_F(EngineTest, StopBowsOutRemovesAddressesAndDetaches) {
