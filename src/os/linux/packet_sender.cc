@@ -52,6 +52,32 @@ bool isMulticast(const proto::IpAddress& a) {
   return a.family == proto::Family::kIPv4 ? (a.bytes[0] & 0xf0) == 0xe0 : a.bytes[0] == 0xff;
 }
 
+// sendmsg with one packet-info control message (IP_PKTINFO / IPV6_PKTINFO), which picks the
+// source address and, for link-scoped destinations, the interface.
+template <class Address, class Info>
+tl::expected<void, Errno> sendWithPacketInfo(int fd, Address& to, iovec* io, std::size_t io_count,
+                                             int level, int type, const Info& info) noexcept {
+  alignas(cmsghdr) std::array<unsigned char, CMSG_SPACE(sizeof(Info))> control{};
+  msghdr message{};
+  message.msg_name = &to;
+  message.msg_namelen = sizeof to;
+  message.msg_iov = io;
+  message.msg_iovlen = io_count;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&message);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(fd, &message, 0);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return tl::unexpected(errno);
+  return {};
+}
+
 }  // namespace
 
 // --- PacketSocketSender ---------------------------------------------------------------------
@@ -177,29 +203,10 @@ tl::expected<void, Errno> RawIpSender::sendIpv4(int ifindex, const proto::IpAddr
   // IP_PKTINFO: the outgoing interface for multicast, and the source as the route lookup's
   // source too, so that source-based policy routing (ip rule from ...) applies. 0.0.0.0 is
   // left out: the route lookup rejects it as a source, and the kernel then fills one in.
-  alignas(cmsghdr) std::array<unsigned char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
   in_pktinfo info{};
   info.ipi_ifindex = isMulticast(destination) ? ifindex : 0;
   std::memcpy(&info.ipi_spec_dst, source.bytes.data(), 4);
-  msghdr message{};
-  message.msg_name = &to;
-  message.msg_namelen = sizeof to;
-  message.msg_iov = io.data();
-  message.msg_iovlen = io.size();
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&message);
-  c->cmsg_level = IPPROTO_IP;
-  c->cmsg_type = IP_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof info);
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
-
-  ssize_t sent;
-  do {
-    sent = ::sendmsg(v4_.get(), &message, 0);
-  } while (sent < 0 && errno == EINTR);
-  if (sent < 0) return tl::unexpected(errno);
-  return {};
+  return sendWithPacketInfo(v4_.get(), to, io.data(), io.size(), IPPROTO_IP, IP_PKTINFO, info);
 }
 
 tl::expected<void, Errno> RawIpSender::sendIpv6(int ifindex, const proto::IpAddress& source,
@@ -217,29 +224,10 @@ tl::expected<void, Errno> RawIpSender::sendIpv6(int ifindex, const proto::IpAddr
   if (on_link) to.sin6_scope_id = static_cast<std::uint32_t>(ifindex);
   iovec io{const_cast<std::uint8_t*>(payload.data()), payload.size()};
 
-  alignas(cmsghdr) std::array<unsigned char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
   in6_pktinfo info{};
   std::memcpy(&info.ipi6_addr, source.bytes.data(), 16);
   info.ipi6_ifindex = on_link ? static_cast<unsigned>(ifindex) : 0;
-  msghdr message{};
-  message.msg_name = &to;
-  message.msg_namelen = sizeof to;
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&message);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof info);
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
-
-  ssize_t sent;
-  do {
-    sent = ::sendmsg(v6_.get(), &message, 0);
-  } while (sent < 0 && errno == EINTR);
-  if (sent < 0) return tl::unexpected(errno);
-  return {};
+  return sendWithPacketInfo(v6_.get(), to, &io, 1, IPPROTO_IPV6, IPV6_PKTINFO, info);
 }
 
 }  // namespace carp::os::lnx
