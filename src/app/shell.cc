@@ -3,6 +3,7 @@
 #include <csignal>
 #include <set>
 
+#include "daemon/metrics.h"
 #include "os/linux/privileges.h"
 #include "os/linux/systemd_notify.h"
 
@@ -39,6 +40,13 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
         rearm();
         return response;
       });
+  if (const auto& metrics = engine_->global().metrics) {
+    // Bound now, before privileges are dropped (a port below 1024 needs CAP_NET_BIND_SERVICE).
+    metrics_ = std::make_unique<os::lnx::HttpListener>(metrics->first, metrics->second, [this] {
+      return daemon::renderMetrics(*engine_, CARPD_VERSION);
+    });
+    log_->info("metrics on http://{}/metrics", metrics_->name());
+  }
   monitor_ = std::make_unique<os::lnx::NetlinkMonitor>();
   monitor_->on_link = [this](int ifindex, bool running) {
     engine_->onLink(ifindex, running, clock_.now());
@@ -76,6 +84,10 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
                          rearm();
                        }),
        "netlink");
+  if (metrics_) {
+    must(loop_.addReader(metrics_->fd(), [this] { metrics_->onReadable(); }),
+         "the metrics listener");
+  }
   if (const auto period = os::lnx::watchdogInterval()) {
     // Pinged from the loop itself: a loop that stops turning stops the pings.
     watchdog_ = std::make_unique<os::lnx::WatchdogTimer>(*period);

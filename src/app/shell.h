@@ -16,6 +16,7 @@
 #include "os/linux/carp_socket.h"
 #include "os/linux/control_listener.h"
 #include "os/linux/event_loop.h"
+#include "os/linux/http_listener.h"
 #include "os/linux/monotonic_clock.h"
 #include "os/linux/netlink_address_manager.h"
 #include "os/linux/netlink_interfaces.h"
@@ -53,6 +54,8 @@ class Shell {
   std::unique_ptr<daemon::Engine> engine_;
   std::unique_ptr<daemon::ControlHandler> control_;
   std::unique_ptr<os::lnx::ControlListener> listener_;
+  // Present when [global] metrics is set.
+  std::unique_ptr<os::lnx::HttpListener> metrics_;
   std::unique_ptr<os::lnx::NetlinkMonitor> monitor_;
   std::map<daemon::Listener, std::unique_ptr<os::lnx::CarpReceiver>> receivers_;
   // Present when systemd asked for watchdog pings (WatchdogSec=).

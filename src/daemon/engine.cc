@@ -457,8 +457,10 @@ tl::expected<void, std::string> Engine::setMaintenance(bool on, proto::TimePoint
 
 tl::expected<void, std::string> Engine::reload(config::Config config, proto::TimePoint now) {
   if (config.global.control_socket != global_.control_socket ||
-      config.global.state_dir != global_.state_dir) {
-    deps_.log->warn("control_socket and state_dir take effect at the next start");
+      config.global.state_dir != global_.state_dir || config.global.metrics != global_.metrics ||
+      config.global.realtime != global_.realtime) {
+    deps_.log->warn(
+        "control_socket, state_dir, metrics and realtime take effect at the next start");
   }
 
   // Phase 1: build everything new; any failure leaves the running configuration untouched.

@@ -22,13 +22,18 @@ struct VhidBinding {
 class AddressManager {
  public:
   virtual ~AddressManager() = default;
-  // Creates what carries the VHID's addresses (the macvlan: up, no addresses, no link-local).
+  // Creates what carries the VHID's addresses (the macvlan: down, no addresses, no
+  // link-local). It is up only between add() and remove(): an up macvlan can send from the
+  // virtual MAC (MLD reports, for one), which would draw the switches' forwarding of the
+  // virtual MAC to a BACKUP.
   virtual tl::expected<void, std::string> attach(const VhidBinding& binding) = 0;
   // Undoes attach (removes the macvlan and any address still on it).
   virtual void detach(const VhidBinding& binding) noexcept = 0;
-  // Adds the addresses, tagged as carpd's own so that a later carpd can recognise them.
+  // Adds the addresses, tagged as carpd's own so that a later carpd can recognise them
+  // (with vmac: sets the macvlan up first).
   virtual tl::expected<void, std::string> add(
       const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) = 0;
+  // Removes them (with vmac: sets the macvlan down first once none remains).
   virtual tl::expected<void, std::string> remove(
       const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) = 0;
   // Removes addresses and interfaces an earlier carpd left behind (only carpd's own).

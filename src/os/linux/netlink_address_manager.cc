@@ -81,6 +81,19 @@ tl::expected<void, NetlinkError> deleteLink(NetlinkSocket& socket, int ifindex) 
   return result;
 }
 
+// Sets the link administratively up or down. A link that is gone counts as down.
+tl::expected<void, NetlinkError> setLinkUp(NetlinkSocket& socket, int ifindex, bool up) {
+  NetlinkRequest request(RTM_NEWLINK, 0);
+  auto* ifi = request.putExtraHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = ifindex;
+  ifi->ifi_flags = up ? IFF_UP : 0;
+  ifi->ifi_change = IFF_UP;
+  auto result = socket.request(request);
+  if (!result && !up && result.error().code == ENODEV) return {};
+  return result;
+}
+
 // carpd's macvlans carry its alias. The kernel ignores IFLA_IFALIAS when it creates a link,
 // so a carpd killed between creating the macvlan and setting the alias leaves one without:
 // that one is recognised by what only carpd creates together, its name derived from the
@@ -236,9 +249,9 @@ tl::expected<int, std::string> NetlinkAddressManager::createMacvlan(const VhidBi
   };
 
   {
-    // Before it goes up: the alias, which marks it as carpd's, and no IPv6 address
-    // generation, so that the macvlan never gets a link-local address, never runs DAD and
-    // never sends RS or MLD from the virtual MAC while BACKUP.
+    // Before it first goes up (add()): the alias, which marks it as carpd's, and no IPv6
+    // address generation, so that the macvlan never gets a link-local address and never runs
+    // DAD or sends RS from the virtual MAC.
     NetlinkRequest request(RTM_NEWLINK, 0);
     auto* ifi = request.putExtraHeader<ifinfomsg>();
     ifi->ifi_family = AF_UNSPEC;
@@ -273,17 +286,7 @@ tl::expected<int, std::string> NetlinkAddressManager::createMacvlan(const VhidBi
   }
   if (auto written = writeAll(settings); !written) return undo(written.error());
   if (auto configured = configureParent(binding); !configured) return undo(configured.error());
-
-  NetlinkRequest up(RTM_NEWLINK, 0);
-  auto* ifi = up.putExtraHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  ifi->ifi_flags = IFF_UP;
-  ifi->ifi_change = IFF_UP;
-  if (auto raised = socket_.request(up); !raised) {
-    releaseParent(binding.parent_ifindex);
-    return undo("set up: " + raised.error().message);
-  }
+  // It stays down until add(): see remove().
   return ifindex;
 }
 
@@ -354,6 +357,15 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
             .first;
   }
   Attachment& attachment = it->second;
+  // Up before the addresses and routes: the kernel refuses a route via a down link (and
+  // flushes those there were when the link went down). Up again when it already is does
+  // nothing, and brings back a macvlan someone set down.
+  if (attachment.binding.vmac) {
+    if (auto up = setLinkUp(socket_, attachment.ifindex, true); !up) {
+      return tl::unexpected(describe(binding) + ": set " + attachment.name +
+                            " up: " + up.error().message);
+    }
+  }
   std::string errors;
   for (const auto& address : addresses) {
     NetlinkRequest request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
@@ -462,20 +474,32 @@ tl::expected<void, std::string> NetlinkAddressManager::remove(
                       : binding.vmac           ? 0
                                                : binding.parent_ifindex;
   if (ifindex == 0) return {};  // never attached: nothing of ours can be there
+  std::string down;
   std::string routing;
   if (it != attachments_.end()) {
-    for (const auto& address : addresses) it->second.added.erase(address);
+    Attachment& attachment = it->second;
+    for (const auto& address : addresses) attachment.added.erase(address);
+    if (attachment.binding.vmac && attachment.added.empty()) {
+      // Down first, when the VHID holds none of its addresses any more (a BACKUP): an up
+      // macvlan would still send from the virtual MAC, e.g. the MLD reports that leave the
+      // solicited-node groups of the IPv6 addresses, repeated for about a second. Each one
+      // moves the virtual MAC to this host's port in the switches, which then send the
+      // clients' traffic here instead of to the new MASTER until its next advertisement.
+      // Linux sends nothing from a down interface (MLD skips it), and the down flushes the
+      // macvlan's IPv6 addresses and routes: what is deleted below may already be gone.
+      if (auto result = setLinkUp(socket_, attachment.ifindex, false); !result) {
+        down = "set " + attachment.name + " down: " + result.error().message;
+      }
+    }
     // Before the addresses, so that nothing is routed from an address that is going away.
-    if (it->second.binding.vmac) routing = removeSourceRouting(it->second, addresses);
+    if (attachment.binding.vmac) routing = removeSourceRouting(attachment, addresses);
   }
   auto removed = removeFrom(ifindex, addresses);
-  if (removed && routing.empty()) return {};
-  std::string message = describe(binding) + ": ";
-  if (!removed) message += "remove address: " + removed.error();
-  if (!routing.empty()) {
-    message += (removed ? "" : "; ") + std::string("source routing: ") + routing;
-  }
-  return tl::unexpected(message);
+  if (down.empty() && removed && routing.empty()) return {};
+  std::string errors = down;
+  if (!removed) appendError(errors, "remove address: " + removed.error());
+  if (!routing.empty()) appendError(errors, "source routing: " + routing);
+  return tl::unexpected(describe(binding) + ": " + errors);
 }
 
 tl::expected<void, std::string> NetlinkAddressManager::removeFrom(

@@ -45,8 +45,9 @@ class NetlinkAddressManager final : public os::AddressManager {
   NetlinkAddressManager& operator=(const NetlinkAddressManager&) = delete;
 
   // vmac: creates the macvlan (deleting a leftover of the same name that has carpd's alias;
-  // failing if one without it exists), without IPv6 link-local generation and with DAD off, so
-  // that a BACKUP sends nothing from the virtual MAC; sets it up. Sets on the macvlan
+  // failing if one without it exists), without IPv6 link-local generation and with DAD off,
+  // and leaves it down: it is up only while the VHID holds its addresses (add() to remove()),
+  // so that a BACKUP sends nothing from the virtual MAC. Sets on the macvlan
   // arp_ignore=1, arp_announce=2, rp_filter=0, promote_secondaries=1, and IPv6 accept_dad=0,
   // dad_transmits=0; on the parent (first VHID of that parent only) raises arp_ignore to >= 1
   // and arp_announce to 2, so that the parent does not answer ARP for the virtual addresses
@@ -56,8 +57,9 @@ class NetlinkAddressManager final : public os::AddressManager {
   void detach(const VhidBinding& binding) noexcept override;
   // Adds (NLM_F_EXCL; an address already there counts as added, and is never retagged) with
   // IFA_PROTO kCarpdAddressProto; IPv6 with IFA_F_NODAD. Without vmac, attach is optional.
-  // With vmac, then installs the source routing (route and rule; ones already there count as
-  // installed, so adding again repairs what someone deleted) for every address that is on the
+  // With vmac, first sets the macvlan up (failing, with nothing added, if it cannot go up),
+  // and after the addresses installs the source routing (route and rule; ones already there count
+  // as installed, so adding again repairs what someone deleted) for every address that is on the
   // macvlan, except /32 and /128 ones, which have no subnet. A failure there does not undo the
   // addresses: they stay, and the error says that only the source MAC of what is sent from
   // them is affected.
@@ -65,7 +67,11 @@ class NetlinkAddressManager final : public os::AddressManager {
                                       std::span<const proto::InterfaceAddress> addresses) override;
   // Removes only addresses that carry carpd's tag: one an administrator configured by hand
   // stays, and counts as removed. An address that is not there counts as removed. With vmac,
-  // first deletes the addresses' rules and routes (only tagged ones).
+  // first sets the macvlan down when none of the addresses added through the binding remains
+  // (so that it sends nothing more from the virtual MAC, not even the MLD reports that leave
+  // the IPv6 addresses' solicited-node groups; the down flushes its IPv6 addresses and
+  // routes), then deletes the addresses' rules and routes (only tagged ones; ones already
+  // gone count as deleted).
   tl::expected<void, std::string> remove(
       const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) override;
   // Deletes every macvlan whose alias starts with kCarpdAliasPrefix, every address with

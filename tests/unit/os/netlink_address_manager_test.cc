@@ -19,6 +19,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -195,7 +196,7 @@ TEST_F(AddressManagerTest, AttachCreatesMacvlanWithVirtualMacAndNoLinkLocal) {
   EXPECT_EQ(link->alias, "carpd vhid 7 on p0");
   ASSERT_TRUE(link->mac);
   EXPECT_EQ(*link->mac, (proto::MacAddress{0x00, 0x00, 0x5e, 0x00, 0x01, 0x07}));
-  EXPECT_TRUE(link->flags & IFF_UP);
+  EXPECT_FALSE(link->flags & IFF_UP) << "down until add(): a BACKUP's macvlan sends nothing";
 
   // The parent (a veth with carrier) got its link-local by now; the macvlan must never.
   std::this_thread::sleep_for(1s);
@@ -485,23 +486,80 @@ TEST_F(AddressManagerTest, SourceRoutingFollowsTheAddresses) {
   EXPECT_TRUE(routesIn(table).empty());
 }
 
-// The kernel refuses a route via an interface that is down; the addresses stay, and the error
-// says what is missing.
-TEST_F(AddressManagerTest, SourceRoutingFailureKeepsTheAddresses) {
+// The macvlan is up exactly while the VHID holds addresses; the down of remove() flushes the
+// IPv6 addresses and all the routes, which remove() takes as deleted, and add() after a down
+// puts everything back (the kernel refuses routes via a down link, so it sets it up first).
+TEST_F(AddressManagerTest, MacvlanIsUpOnlyWhileHoldingAddresses) {
   NetlinkAddressManager manager;
   ASSERT_TRUE(ok(manager.attach(binding(1))));
   const int macvlan = *manager.addressIfindex(binding(1));
-  ASSERT_TRUE(sh("ip link set " +
-                 NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1)) + " down"));
-  const std::vector addresses{prefix("192.0.2.100", 24), prefix("2001:db8::100", 64)};
-  auto added = manager.add(binding(1), addresses);
+  const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1));
+  const std::uint32_t table = *carpdRouteTable(macvlan);
+  const auto up = [&name] { return (linkNamed(name)->flags & IFF_UP) != 0; };
+  const std::vector addresses{prefix("192.0.2.100", 24), prefix("192.0.2.101", 24),
+                              prefix("2001:db8::100", 64)};
+  EXPECT_FALSE(up());
+
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+    EXPECT_TRUE(up());
+    const auto list = addressesOn(macvlan);
+    EXPECT_EQ(list.size(), 3u);
+    for (const auto& address : addresses) {
+      const AddressMessage* found = findAddress(list, address);
+      ASSERT_NE(found, nullptr);
+      EXPECT_FALSE(found->flags & IFA_F_TENTATIVE) << "usable at once after the up";
+    }
+    EXPECT_EQ(taggedRules().size(), 3u);
+    EXPECT_EQ(routesIn(table).size(), 3u) << "two IPv4 (one per source), one IPv6";
+
+    // Removing some keeps it up: the VHID still holds the others.
+    ASSERT_TRUE(ok(manager.remove(binding(1), std::span(addresses).first(1))));
+    EXPECT_TRUE(up());
+    EXPECT_EQ(addressesOn(macvlan).size(), 2u);
+    EXPECT_EQ(routesIn(table).size(), 2u);
+
+    ASSERT_TRUE(ok(manager.remove(binding(1), addresses)));
+    EXPECT_FALSE(up());
+    EXPECT_TRUE(addressesOn(macvlan).empty());
+    EXPECT_TRUE(taggedRules().empty());
+    EXPECT_TRUE(routesIn(table).empty());
+    ASSERT_TRUE(ok(manager.remove(binding(1), addresses))) << "removing again must succeed";
+    EXPECT_FALSE(up());
+  }
+
+  // With keep_addr_on_down the IPv6 address survives the down: remove() deletes it itself.
+  ASSERT_TRUE(writeSysctl("/proc/sys/net/ipv6/conf/" + name + "/keep_addr_on_down", "1"));
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+  ASSERT_TRUE(ok(manager.remove(binding(1), addresses)));
+  EXPECT_FALSE(up());
+  EXPECT_TRUE(addressesOn(macvlan).empty());
+
+  // add() also brings back a macvlan someone set down while it held the addresses (the down
+  // took the IPv6 address and the routes with it).
+  ASSERT_TRUE(writeSysctl("/proc/sys/net/ipv6/conf/" + name + "/keep_addr_on_down", "0"));
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+  ASSERT_TRUE(sh("ip link set " + name + " down"));
+  EXPECT_TRUE(routesIn(table).empty());
+  ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+  EXPECT_TRUE(up());
+  EXPECT_EQ(addressesOn(macvlan).size(), 3u);
+  EXPECT_EQ(routesIn(table).size(), 3u);
+}
+
+// A macvlan cannot go up with the MAC of its parent (or of another macvlan that is up): add()
+// then fails and adds nothing, as an address on a down macvlan would serve no one.
+TEST_F(AddressManagerTest, AddFailsWhenTheMacvlanCannotGoUp) {
+  NetlinkAddressManager manager;
+  ASSERT_TRUE(ok(manager.attach(binding(1))));
+  const int macvlan = *manager.addressIfindex(binding(1));
+  ASSERT_TRUE(sh("ip link set p0 address 00:00:5e:00:01:01"));
+  auto added = manager.add(binding(1), std::vector{prefix("192.0.2.100", 24)});
   ASSERT_FALSE(added);
-  EXPECT_NE(added.error().find("addresses added, but no source routing"), std::string::npos)
-      << added.error();
-  EXPECT_NE(added.error().find("192.0.2.100/24: route: "), std::string::npos) << added.error();
-  EXPECT_NE(added.error().find("2001:db8::100/64: route: "), std::string::npos) << added.error();
-  EXPECT_TRUE(findAddress(addressesOn(macvlan), addresses[0]));
-  EXPECT_TRUE(findAddress(addressesOn(macvlan), addresses[1]));
+  const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1));
+  EXPECT_NE(added.error().find("set " + name + " up: "), std::string::npos) << added.error();
+  EXPECT_TRUE(addressesOn(macvlan).empty());
   EXPECT_TRUE(taggedRules().empty());
 }
 
@@ -617,10 +675,66 @@ class PeerTest : public AddressManagerTest {
     return fd;
   }
 
+  // Every frame with Ethernet source `mac` that reaches q0 on `fd` (an ETH_P_ALL socket of
+  // peerPacketSocket) within `duration`, as "ethertype: first bytes" for the failure message.
+  static std::vector<std::string> framesFrom(int fd, const proto::MacAddress& mac,
+                                             std::chrono::milliseconds duration) {
+    std::vector<std::string> found;
+    const auto deadline = std::chrono::steady_clock::now() + duration;
+    std::array<std::uint8_t, 2048> frame{};
+    while (std::chrono::steady_clock::now() < deadline) {
+      sockaddr_ll address{};
+      socklen_t length = sizeof(address);
+      const ssize_t size = recvfrom(fd, frame.data(), frame.size(), 0,
+                                    reinterpret_cast<sockaddr*>(&address), &length);
+      if (size < 14 || address.sll_pkttype == PACKET_OUTGOING) continue;
+      if (std::memcmp(frame.data() + 6, mac.data(), mac.size()) != 0) continue;
+      char text[64];
+      std::snprintf(text, sizeof(text), "ethertype 0x%02x%02x, %zd bytes", frame[12], frame[13],
+                    size);
+      found.emplace_back(text);
+    }
+    return found;
+  }
+
+  // Reads whatever is queued on `fd` without waiting.
+  static void drain(int fd) {
+    std::array<std::uint8_t, 2048> frame{};
+    while (recv(fd, frame.data(), frame.size(), MSG_DONTWAIT) > 0) {
+    }
+  }
+
   int home_ = -1;
   int peer_ = -1;
   std::string peer_path_;
 };
+
+// Nothing leaves with the virtual MAC while the VHID holds no addresses: not after attach, and
+// not after remove(), where an up macvlan sent the MLD reports leaving the solicited-node
+// group of the IPv6 address (at once and again within a second). Each such frame teaches the
+// switches that the virtual MAC is behind this host, a BACKUP, and diverts the clients'
+// traffic from the new MASTER until its next advertisement.
+TEST_F(PeerTest, NoFrameFromTheVirtualMacWhileNotHoldingAddresses) {
+  const proto::MacAddress vmac = proto::virtualMac(*proto::Vhid::make(1));
+  const std::vector addresses{prefix("192.0.2.100", 24), prefix("2001:db8::100", 64),
+                              prefix("2001:db8::101", 64)};
+  const int fd = peerPacketSocket(SOCK_RAW, ETH_P_ALL, 100ms);
+  NetlinkAddressManager manager;
+  ASSERT_TRUE(ok(manager.attach(binding(1))));
+  EXPECT_EQ(framesFrom(fd, vmac, 1s), std::vector<std::string>{}) << "after attach";
+
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
+    // The joins of the solicited-node groups (and their repetition) are the MASTER's to send.
+    EXPECT_FALSE(framesFrom(fd, vmac, 1500ms).empty()) << "the capture sees the macvlan";
+    drain(fd);
+    ASSERT_TRUE(ok(manager.remove(binding(1), addresses)));
+    EXPECT_EQ(framesFrom(fd, vmac, 2s), std::vector<std::string>{}) << "after remove";
+  }
+  manager.detach(binding(1));
+  close(fd);
+}
 
 // ARP for a virtual address is answered once, by the macvlan, with the virtual MAC.
 class ArpTest : public PeerTest {
