@@ -4,6 +4,8 @@
 #include <sstream>
 #include <vector>
 
+#include "cli/default_socket.h"
+
 namespace carp::cli {
 
 tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const* argv) {
@@ -12,7 +14,13 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
 
   CLI::App app{"Control a running carpd.", "carpctl"};
   app.set_version_flag("--version", std::string("carpctl ") + CARPD_VERSION);
-  app.add_option("-s,--socket", invocation.socket, "carpd's control socket")->capture_default_str();
+  std::string config_file = kDefaultConfig;
+  app.add_option("-s,--socket", invocation.socket,
+                 "carpd's control socket (default: control_socket of the configuration file, "
+                 "else " +
+                     std::string(kDefaultSocket) + ")");
+  app.add_option("-f", config_file, "carpd's configuration file, read for control_socket")
+      ->capture_default_str();
   // `carpctl status -s PATH` works as well as `carpctl -s PATH status`.
   app.fallthrough();
 
@@ -67,7 +75,11 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
     if (!request) return tl::make_unexpected(EarlyExit{1, request.error()});
     invocation.request = std::move(*request);
   }
-  if (invocation.socket.empty()) return tl::make_unexpected(EarlyExit{1, "empty socket path"});
+  if (app.get_option("-s")->count() == 0) {
+    invocation.socket = socketFromConfig(config_file);
+  } else if (invocation.socket.empty()) {
+    return tl::make_unexpected(EarlyExit{1, "empty socket path"});
+  }
   return invocation;
 }
 

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "cli/run.h"
@@ -66,5 +68,27 @@ TEST(RunTest, ConnectFailure) {
             "carpctl: cannot connect to /nonexistent/carpd.sock: No such file or directory\n");
   EXPECT_EQ(out.str(), "");
 }
+
+TEST(CommandLineTest, SocketDefaultsToTheConfigurationsControlSocket) {
+  char dir[] = "/tmp/carpctl-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string file = std::string(dir) + "/carpd.toml";
+  std::ofstream(file) << "[global]\ncontrol_socket = \"/tmp/elsewhere.sock\"\n";
+  auto i = parse({"-f", file.c_str(), "status"});
+  ASSERT_TRUE(i) << i.error().text;
+  EXPECT_EQ(i->socket, "/tmp/elsewhere.sock");
+  // -s wins over the file.
+  i = parse({"-f", file.c_str(), "-s", "/tmp/given.sock", "status"});
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->socket, "/tmp/given.sock");
+  // A file without control_socket, a broken file and a missing file give the default.
+  std::ofstream(file) << "[global]\npreempt = true\n";
+  EXPECT_EQ(parse({"-f", file.c_str(), "status"})->socket, "/run/carpd/carpd.sock");
+  std::ofstream(file) << "[global\n";
+  EXPECT_EQ(parse({"-f", file.c_str(), "status"})->socket, "/run/carpd/carpd.sock");
+  EXPECT_EQ(parse({"-f", "/nonexistent/carpd.toml", "status"})->socket, "/run/carpd/carpd.sock");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace carp::cli
