@@ -19,6 +19,11 @@ std::string joinErrors(const std::vector<config::Diagnostic>& diagnostics) {
   return out;
 }
 
+os::lnx::HookEvent toHookEvent(const daemon::TransitionEvent& e) {
+  return {e.interface, e.vhid, proto::toString(e.to), proto::toString(e.from),
+          proto::toString(e.reason)};
+}
+
 }  // namespace
 
 Shell::Shell(std::filesystem::path config_file, config::Config config,
@@ -29,8 +34,13 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
   const std::string socket_path = config.global.control_socket;
   const bool maintenance = maintenance_store_.load();
   if (maintenance) log_->warn("maintenance mode is on (kept in {})", config.global.state_dir);
+  hooks_ = std::make_unique<os::lnx::HookRunner>(
+      loop_, config.global.hooks, config.global.hooks_dir, config.global.hook_timeout, log_);
   daemon::EngineDeps deps{
       frames_, ip_, addresses_, interfaces_, [] { return std::chrono::system_clock::now(); }, log_};
+  deps.on_transition = [this](const daemon::TransitionEvent& e) {
+    hooks_->onTransition(toHookEvent(e));
+  };
   engine_ = std::make_unique<daemon::Engine>(deps, std::move(config), maintenance);
   control_ = std::make_unique<daemon::ControlHandler>(*engine_, clock_, maintenance_store_,
                                                       [this] { return reload(); });
@@ -164,8 +174,10 @@ tl::expected<void, std::string> Shell::reload() {
     if (d.warning) log_->warn("{}", d.toString());
   }
   if (!loaded.ok()) return tl::unexpected(joinErrors(loaded.diagnostics));
+  const config::GlobalConfig global = loaded.config->global;
   auto applied = engine_->reload(std::move(*loaded.config), clock_.now());
   if (!applied) return applied;
+  hooks_->configure(global.hooks, global.hooks_dir, global.hook_timeout);
   syncReceivers();
   log_->info("reloaded {}", config_file_.string());
   return {};
@@ -191,6 +203,9 @@ int Shell::run() {
   os::lnx::notifyStopping();
   log_->info("stopping");
   engine_->stop(clock_.now());
+  // The stop's own transitions (MASTER -> INIT) run their hooks too; what still runs after
+  // one hook timeout is killed.
+  hooks_->shutdown(hooks_->timeout());
   if (!ran) {
     log_->error("event loop failed: {}", std::system_category().message(ran.error()));
     return 1;

@@ -16,6 +16,7 @@
 #include "os/linux/carp_socket.h"
 #include "os/linux/control_listener.h"
 #include "os/linux/event_loop.h"
+#include "os/linux/hook_runner.h"
 #include "os/linux/http_listener.h"
 #include "os/linux/monotonic_clock.h"
 #include "os/linux/netlink_address_manager.h"
@@ -46,6 +47,9 @@ class Shell {
   std::shared_ptr<spdlog::logger> log_;
   os::lnx::MonotonicClock clock_;
   os::lnx::EventLoop loop_;
+  // After loop_ (it unregisters from the loop when destroyed), before engine_ (whose
+  // transitions it receives).
+  std::unique_ptr<os::lnx::HookRunner> hooks_;
   os::lnx::NetlinkInterfaceDirectory interfaces_;
   os::lnx::NetlinkAddressManager addresses_;
   os::lnx::PacketSocketSender frames_;

@@ -56,12 +56,16 @@ bool ignoredName(const std::string& name) {
   return false;
 }
 
-// A hook runs as root: a file that someone else may rewrite would hand them root (keepalived's
-// enable_script_security refuses such scripts for the same reason). Empty when it is fine.
-std::string unsafeReason(const std::string& path) {
+// A hook runs as root: a file that someone else may rewrite, or a hooks_dir where someone
+// else may add a file (or a symlink to any root-owned program), would hand them root
+// (keepalived's enable_script_security refuses such scripts for the same reason). Empty when
+// it is fine.
+std::string unsafeReason(const std::string& path, bool directory = false) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return errnoText(errno);
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+    return directory ? "not a directory" : "not a regular file";
+  }
   if (st.st_uid != 0 && st.st_uid != ::geteuid()) {
     return "owned by uid " + std::to_string(st.st_uid) + ", not by root";
   }
@@ -150,6 +154,10 @@ void HookRunner::onTransition(HookEvent event) noexcept {
 std::vector<std::string> HookRunner::hooksNow() const {
   std::vector<std::string> hooks = commands_;
   if (hooks_dir_.empty()) return hooks;
+  if (std::string why = unsafeReason(hooks_dir_, true); !why.empty()) {
+    log_->error("hooks_dir {}: not used: {}", hooks_dir_, why);
+    return hooks;
+  }
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> names;
