@@ -228,8 +228,12 @@ std::optional<proto::IpAddress> Engine::advertSource(const VhidRuntime& v, Famil
     if (!info.ipv4.empty()) return info.ipv4.front();
     return std::nullopt;
   }
+  // A routed peer6 needs a global source: routers never forward a link-local one (RFC 4291),
+  // so FreeBSD's carp_best_ifa picks the best address for the destination, not the link-local.
+  const auto& peer = v.config.peer6;
+  const bool want_link_local = !peer || peer->isIpv6LinkLocal();
   for (const auto& a : info.ipv6) {
-    if (a.isIpv6LinkLocal()) return a;
+    if (a.isIpv6LinkLocal() == want_link_local) return a;
   }
   if (!info.ipv6.empty()) return info.ipv6.front();
   return std::nullopt;

@@ -410,6 +410,37 @@ peer = "198.51.100.2"
   EXPECT_TRUE(advertsFor(5).empty());
 }
 
+TEST_F(EngineTest, RoutedPeer6IsSentFromAGlobalAddress) {
+  auto e = make(R"(
+[[vhid]]
+interface = "eth0"
+vhid = 6
+pass = "p"
+addresses = ["2001:db8:4::1/128"]
+peer6 = "2001:db8:2::2"
+)");
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(4));
+  ASSERT_FALSE(ip_.packets.empty());
+  EXPECT_EQ(ip_.packets[0].source, ip("2001:db8::11"));  // not fe80::11
+  EXPECT_EQ(ip_.packets[0].destination, ip("2001:db8:2::2"));
+}
+
+TEST_F(EngineTest, LinkLocalPeer6AndMulticastUseTheLinkLocalSource) {
+  auto e = make(R"(
+[[vhid]]
+interface = "eth0"
+vhid = 6
+pass = "p"
+addresses = ["2001:db8:4::1/128"]
+peer6 = "fe80::12"
+)");
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(4));
+  ASSERT_FALSE(ip_.packets.empty());
+  EXPECT_EQ(ip_.packets[0].source, ip("fe80::11"));
+}
+
 TEST_F(EngineTest, MissingInterfaceIsAClearStartupError) {
   try {
     make(R"(
