@@ -5,6 +5,7 @@
 
 #include "daemon/metrics.h"
 #include "os/linux/privileges.h"
+#include "os/linux/realtime.h"
 #include "os/linux/systemd_notify.h"
 
 namespace carp::app {
@@ -189,6 +190,13 @@ int Shell::run() {
   // (control listener, netlink, senders, receivers). What runs later keeps working with the
   // two that stay: receivers opened on reload (CAP_NET_RAW), addresses, macvlans and
   // /proc/sys/net (CAP_NET_ADMIN, and root's own permission bits).
+  if (engine_->global().realtime) {
+    if (auto rt = os::lnx::enableRealtime(); rt) {
+      log_->info("realtime: SCHED_FIFO priority {}, memory locked", os::lnx::kRealtimePriority);
+    } else {
+      log_->warn("realtime requested but not available: {}", rt.error());
+    }
+  }
   if (auto dropped = os::lnx::dropPrivileges(); !dropped) {
     log_->critical("cannot drop privileges: {}", dropped.error());
     return 1;
