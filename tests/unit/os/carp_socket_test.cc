@@ -6,50 +6,27 @@
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <string>
 #include <thread>
 #include <vector>
 
 #include "os/linux/fd.h"
 #include "os/linux/packet_sender.h"
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
 
+using carp::testing::carpPayload;
+using carp::testing::shell;
+using carp::testing::waitUntilRunning;
 using Bytes = std::vector<std::uint8_t>;
-
-void writeSysctl(const std::string& path, const std::string& value) {
-  std::ofstream("/proc/sys/" + path) << value;
-}
-
-void run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
-
-// Waits until the kernel reports the interface running: carrier comes up through the
-// asynchronous linkwatch work, and until then the device drops what is sent on it.
-bool waitRunning(const char* name) {
-  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  for (int i = 0; i < 500; ++i) {
-    ifreq request{};
-    std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    if (::ioctl(fd.get(), SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_RUNNING)) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
 
 std::uint16_t ipv4HeaderChecksum(const Bytes& header) {
   std::uint32_t sum = 0;
@@ -58,32 +35,29 @@ std::uint16_t ipv4HeaderChecksum(const Bytes& header) {
   return static_cast<std::uint16_t>(~sum);
 }
 
-Bytes carpPayload(std::uint8_t seed) {
-  Bytes payload(36);
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    payload[i] = static_cast<std::uint8_t>(seed + i);
-  }
-  return payload;
+// Ethernet, from 00:00:5e:00:01:01.
+Bytes ethernetHeader(std::array<std::uint8_t, 6> destination_mac, std::uint16_t ethertype) {
+  return {destination_mac[0],
+          destination_mac[1],
+          destination_mac[2],
+          destination_mac[3],
+          destination_mac[4],
+          destination_mac[5],
+          0x00,
+          0x00,
+          0x5e,
+          0x00,
+          0x01,
+          0x01,
+          static_cast<std::uint8_t>(ethertype >> 8),
+          static_cast<std::uint8_t>(ethertype)};
 }
 
 // Ethernet + IPv4 (with `options` after the 20-byte header) + payload.
 Bytes ipv4Frame(std::array<std::uint8_t, 6> destination_mac, std::array<std::uint8_t, 4> source,
                 std::array<std::uint8_t, 4> destination, std::uint8_t ttl, const Bytes& payload,
                 const Bytes& options = {}) {
-  Bytes frame = {destination_mac[0],
-                 destination_mac[1],
-                 destination_mac[2],
-                 destination_mac[3],
-                 destination_mac[4],
-                 destination_mac[5],
-                 0x00,
-                 0x00,
-                 0x5e,
-                 0x00,
-                 0x01,
-                 0x01,
-                 0x08,
-                 0x00};
+  Bytes frame = ethernetHeader(destination_mac, 0x0800);
   const std::size_t header_length = 20 + options.size();
   const std::size_t total = header_length + payload.size();
   Bytes header = {static_cast<std::uint8_t>(0x40 | (header_length / 4)),
@@ -126,20 +100,7 @@ constexpr std::array<std::uint8_t, 16> kLinkLocal1 = {0xfe, 0x80, 0, 0, 0, 0, 0,
 Bytes ipv6Frame(std::array<std::uint8_t, 6> destination_mac, std::array<std::uint8_t, 16> source,
                 std::array<std::uint8_t, 16> destination, std::uint8_t hop_limit,
                 const Bytes& payload) {
-  Bytes frame = {destination_mac[0],
-                 destination_mac[1],
-                 destination_mac[2],
-                 destination_mac[3],
-                 destination_mac[4],
-                 destination_mac[5],
-                 0x00,
-                 0x00,
-                 0x5e,
-                 0x00,
-                 0x01,
-                 0x01,
-                 0x86,
-                 0xdd};
+  Bytes frame = ethernetHeader(destination_mac, 0x86dd);
   Bytes header = {0x60,
                   0,
                   0,
@@ -166,29 +127,20 @@ struct Received {
 class CarpSocketTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
-    if (::unshare(CLONE_NEWNET) != 0) {
-      ASSERT_EQ(errno, EPERM);
-      GTEST_SKIP() << "no CAP_SYS_ADMIN for a network namespace (container?)";
-    }
+    if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkipOnlyIfEperm)) return;
     // After unshare: a socket belongs to the namespace it was created in.
     sender_ = std::make_unique<PacketSocketSender>();
-    // Private to this namespace. IPv4 settings are copied from the initial namespace, whose
-    // reverse-path filter would drop packets from the documentation sources used here.
-    writeSysctl("net/ipv4/conf/all/rp_filter", "0");
-    writeSysctl("net/ipv4/conf/default/rp_filter", "0");
-    writeSysctl("net/ipv6/conf/all/accept_dad", "0");
-    writeSysctl("net/ipv6/conf/default/accept_dad", "0");
-    run("ip link add va type veth peer name vb");
-    run("ip addr add 192.0.2.2/24 dev vb");
-    run("ip link set va up");
-    run("ip link set vb up");
+    carp::testing::disableRpFilterAndDad();  // private to this namespace
+    ASSERT_TRUE(shell("ip link add va type veth peer name vb"));
+    ASSERT_TRUE(shell("ip addr add 192.0.2.2/24 dev vb"));
+    ASSERT_TRUE(shell("ip link set va up"));
+    ASSERT_TRUE(shell("ip link set vb up"));
     va_ = static_cast<int>(::if_nametoindex("va"));
     vb_ = static_cast<int>(::if_nametoindex("vb"));
     ASSERT_NE(va_, 0);
     ASSERT_NE(vb_, 0);
-    ASSERT_TRUE(waitRunning("va"));
-    ASSERT_TRUE(waitRunning("vb"));
+    ASSERT_TRUE(waitUntilRunning("va"));
+    ASSERT_TRUE(waitUntilRunning("vb"));
     // By ioctl: /sys/class/net shows the namespace sysfs was mounted in, not this one.
     UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     ifreq request{};
@@ -290,11 +242,11 @@ TEST_F(CarpSocketTest, WithoutJoinReceivesUnicastButNotTheGroup) {
 }
 
 TEST_F(CarpSocketTest, OnlySeesItsOwnInterface) {
-  run("ip link add vc type veth peer name vd");
-  run("ip link set vc up");
-  run("ip link set vd up");
-  ASSERT_TRUE(waitRunning("vc"));
-  ASSERT_TRUE(waitRunning("vd"));
+  ASSERT_TRUE(shell("ip link add vc type veth peer name vd"));
+  ASSERT_TRUE(shell("ip link set vc up"));
+  ASSERT_TRUE(shell("ip link set vd up"));
+  ASSERT_TRUE(waitUntilRunning("vc"));
+  ASSERT_TRUE(waitUntilRunning("vd"));
   const int vc = static_cast<int>(::if_nametoindex("vc"));
   CarpReceiver receiver(vb_, proto::Family::kIPv4);
   CarpReceiver other(static_cast<int>(::if_nametoindex("vd")), proto::Family::kIPv4);

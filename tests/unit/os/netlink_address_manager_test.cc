@@ -3,7 +3,6 @@
 #include "os/linux/netlink_address_manager.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
@@ -12,7 +11,6 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/if_ether.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -20,7 +18,6 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -30,32 +27,22 @@
 #include "os/linux/netlink_messages.h"
 #include "os/linux/netlink_socket.h"
 #include "os/linux/sysctl.h"
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
 
+using carp::testing::parseIp;
+using carp::testing::shell;
 using namespace std::chrono_literals;
 
-proto::IpAddress ip(const char* text) {
-  std::array<std::uint8_t, 16> bytes{};
-  if (inet_pton(AF_INET, text, bytes.data()) == 1) {
-    return proto::IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
-  }
-  EXPECT_EQ(inet_pton(AF_INET6, text, bytes.data()), 1) << text;
-  return proto::IpAddress::v6(bytes);
+proto::InterfaceAddress prefix(const char* text, std::uint8_t length) {
+  return {parseIp(text), length};
 }
-
-proto::InterfaceAddress prefix(const char* text, std::uint8_t length) { return {ip(text), length}; }
 
 ::testing::AssertionResult ok(const tl::expected<void, std::string>& result) {
   if (result) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << result.error();
-}
-
-bool sh(const std::string& command) {
-  const int status = std::system(command.c_str());
-  EXPECT_EQ(status, 0) << command;
-  return status == 0;
 }
 
 std::string sysctl(const std::string& path) { return readSysctl(path).value_or("<missing>"); }
@@ -63,11 +50,10 @@ std::string sysctl(const std::string& path) { return readSysctl(path).value_or("
 class AddressManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-    if (unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "unshare(CLONE_NEWNET): " << strerror(errno);
+    if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkip)) return;
     ASSERT_TRUE(
-        sh("ip link set lo up && ip link add p0 type veth peer name q0 && "
-           "ip link set p0 up && ip link set q0 up"));
+        shell("ip link set lo up && ip link add p0 type veth peer name q0 && "
+              "ip link set p0 up && ip link set q0 up"));
     parent_ = static_cast<int>(if_nametoindex("p0"));
     ASSERT_GT(parent_, 0);
     // A new namespace inherits the host's IPv4 "all"/"default" settings
@@ -151,7 +137,9 @@ class AddressManagerTest : public ::testing::Test {
   static const RuleMessage* findRule(const std::vector<RuleMessage>& rules, std::uint32_t table,
                                      const char* source) {
     for (const auto& rule : rules) {
-      if (rule.table == table && rule.source && rule.source->address == ip(source)) return &rule;
+      if (rule.table == table && rule.source && rule.source->address == parseIp(source)) {
+        return &rule;
+      }
     }
     return nullptr;
   }
@@ -160,7 +148,7 @@ class AddressManagerTest : public ::testing::Test {
                                        const proto::InterfaceAddress& destination,
                                        const char* preferred_source) {
     for (const auto& route : routes) {
-      if (route.destination == destination && route.preferred_source == ip(preferred_source)) {
+      if (route.destination == destination && route.preferred_source == parseIp(preferred_source)) {
         return &route;
       }
     }
@@ -304,7 +292,7 @@ TEST_F(AddressManagerTest, WithoutVmacAddressesGoOnTheParentAndSysctlsStay) {
 }
 
 TEST_F(AddressManagerTest, NeverRemovesAnAddressItDidNotPutThere) {
-  ASSERT_TRUE(sh("ip addr add 203.0.113.5/24 dev p0"));
+  ASSERT_TRUE(shell("ip addr add 203.0.113.5/24 dev p0"));
   NetlinkAddressManager manager;
   const std::vector addresses{prefix("203.0.113.5", 24)};
   ASSERT_TRUE(ok(manager.add(binding(4, false), addresses)));  // already there: fine, not retagged
@@ -321,24 +309,24 @@ TEST_F(AddressManagerTest, NeverRemovesAnAddressItDidNotPutThere) {
 TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdLeftovers) {
   // Left behind by a carpd that was killed: a macvlan with its alias and tagged addresses.
   ASSERT_TRUE(
-      sh("ip link add link p0 name cv99-9 type macvlan mode bridge && "
-         "ip link set cv99-9 alias 'carpd vhid 9 on p0' && ip link set cv99-9 up"));
+      shell("ip link add link p0 name cv99-9 type macvlan mode bridge && "
+            "ip link set cv99-9 alias 'carpd vhid 9 on p0' && ip link set cv99-9 up"));
   addTagged(parent_, prefix("192.0.2.200", 24));
   addTagged(parent_, prefix("2001:db8::200", 64));
   // One killed before it set the alias: recognisable by name and virtual MAC together.
   const std::string unaliased = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(8));
-  ASSERT_TRUE(sh("ip link add link p0 name " + unaliased +
-                 " address 00:00:5e:00:01:08 type macvlan mode bridge"));
+  ASSERT_TRUE(shell("ip link add link p0 name " + unaliased +
+                    " address 00:00:5e:00:01:08 type macvlan mode bridge"));
   // Everything else stays: an administrator's macvlans (one named like carpd's, but with
   // another MAC), addresses and the link-local.
   const std::string lookalike = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(9));
   ASSERT_TRUE(
-      sh("ip link add link p0 name mv0 type macvlan mode bridge && "
-         "ip link set mv0 alias 'carp-ish but not carpd' && "
-         "ip link add link p0 name " +
-         lookalike +
-         " address 02:00:5e:00:01:09 type macvlan && "
-         "ip addr add 192.0.2.1/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
+      shell("ip link add link p0 name mv0 type macvlan mode bridge && "
+            "ip link set mv0 alias 'carp-ish but not carpd' && "
+            "ip link add link p0 name " +
+            lookalike +
+            " address 02:00:5e:00:01:09 type macvlan && "
+            "ip addr add 192.0.2.1/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
   const std::size_t before = addressesOn(parent_).size();
 
   NetlinkAddressManager manager;
@@ -395,11 +383,11 @@ TEST(SourceRoutingMessagesTest, TablesRoutesAndRules) {
   EXPECT_EQ(parsed_route->destination, prefix("2001:db8::", 64));
   EXPECT_EQ(parsed_route->table, 0x63000003u);
   EXPECT_EQ(parsed_route->oif, 3);
-  EXPECT_EQ(parsed_route->preferred_source, ip("2001:db8::7"));
+  EXPECT_EQ(parsed_route->preferred_source, parseIp("2001:db8::7"));
   EXPECT_TRUE(parsed_route->carpdTagged());
 
   NetlinkRequest rule_request(RTM_NEWRULE, 0);
-  fillRuleRequest(rule_request, sourceRule(0x63000003, ip("192.0.2.7")));
+  fillRuleRequest(rule_request, sourceRule(0x63000003, parseIp("192.0.2.7")));
   const auto parsed_rule = parseRule(*rule_request.header());
   ASSERT_TRUE(parsed_rule);
   EXPECT_EQ(parsed_rule->source, prefix("192.0.2.7", 32));
@@ -449,15 +437,15 @@ TEST_F(AddressManagerTest, SourceRoutingFollowsTheAddresses) {
   }
   ASSERT_NE(findRoute(routes, prefix("2001:db8::", 64), "2001:db8::100"), nullptr);
   // And what an administrator sees.
-  EXPECT_TRUE(sh("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"));
-  EXPECT_TRUE(sh("ip -6 rule show pref 1000 | grep -q 'from 2001:db8::101 lookup " + t + "'"));
-  EXPECT_TRUE(sh("ip route show table " + t + " | grep -q '^192.0.2.0/24 dev " + name +
-                 " proto .* scope link src 192.0.2.100'"));
-  EXPECT_TRUE(sh("ip -6 route show table " + t + " | grep -q '^2001:db8::/64 dev " + name +
-                 " proto .* src 2001:db8::100'"));
+  EXPECT_TRUE(shell("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"));
+  EXPECT_TRUE(shell("ip -6 rule show pref 1000 | grep -q 'from 2001:db8::101 lookup " + t + "'"));
+  EXPECT_TRUE(shell("ip route show table " + t + " | grep -q '^192.0.2.0/24 dev " + name +
+                    " proto .* scope link src 192.0.2.100'"));
+  EXPECT_TRUE(shell("ip -6 route show table " + t + " | grep -q '^2001:db8::/64 dev " + name +
+                    " proto .* src 2001:db8::100'"));
 
   // A hand-made rule that differs only in the protocol is not carpd's.
-  ASSERT_TRUE(sh("ip rule add from 192.0.2.100 lookup " + t + " pref 1000"));
+  ASSERT_TRUE(shell("ip rule add from 192.0.2.100 lookup " + t + " pref 1000"));
 
   // Removing one address of a subnet keeps the other's rule and route: IPv6 deletes its route
   // whatever the preferred source, so the other gets it back.
@@ -474,7 +462,7 @@ TEST_F(AddressManagerTest, SourceRoutingFollowsTheAddresses) {
   ASSERT_TRUE(ok(manager.remove(binding(1), addresses)));
   EXPECT_TRUE(taggedRules().empty());
   EXPECT_TRUE(routesIn(table).empty());
-  EXPECT_TRUE(sh("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"))
+  EXPECT_TRUE(shell("ip rule show pref 1000 | grep -q 'from 192.0.2.100 lookup " + t + "'"))
       << "the hand-made rule stays";
   ASSERT_TRUE(ok(manager.remove(binding(1), addresses))) << "removing again must succeed";
 
@@ -540,7 +528,7 @@ TEST_F(AddressManagerTest, MacvlanIsUpOnlyWhileHoldingAddresses) {
   // took the IPv6 address and the routes with it).
   ASSERT_TRUE(writeSysctl("/proc/sys/net/ipv6/conf/" + name + "/keep_addr_on_down", "0"));
   ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
-  ASSERT_TRUE(sh("ip link set " + name + " down"));
+  ASSERT_TRUE(shell("ip link set " + name + " down"));
   EXPECT_TRUE(routesIn(table).empty());
   ASSERT_TRUE(ok(manager.add(binding(1), addresses)));
   EXPECT_TRUE(up());
@@ -554,7 +542,7 @@ TEST_F(AddressManagerTest, AddFailsWhenTheMacvlanCannotGoUp) {
   NetlinkAddressManager manager;
   ASSERT_TRUE(ok(manager.attach(binding(1))));
   const int macvlan = *manager.addressIfindex(binding(1));
-  ASSERT_TRUE(sh("ip link set p0 address 00:00:5e:00:01:01"));
+  ASSERT_TRUE(shell("ip link set p0 address 00:00:5e:00:01:01"));
   auto added = manager.add(binding(1), std::vector{prefix("192.0.2.100", 24)});
   ASSERT_FALSE(added);
   const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1));
@@ -572,21 +560,21 @@ TEST_F(AddressManagerTest, WithoutVmacNoSourceRouting) {
 TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdRulesAndRoutes) {
   // Left behind by a carpd that was killed: protocol 99 in a table of carpd's range.
   const std::string stale = std::to_string(*carpdRouteTable(77));
-  ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
-  ASSERT_TRUE(sh("ip rule add from 192.0.2.66 lookup " + stale + " pref 1000 protocol 99"));
-  ASSERT_TRUE(sh("ip -6 rule add from 2001:db8::66 lookup " + stale + " pref 1000 protocol 99"));
-  ASSERT_TRUE(sh("ip route add 198.51.100.0/24 dev p0 table " + stale + " proto 99"));
-  ASSERT_TRUE(sh("ip -6 route add 2001:db8:66::/64 dev p0 table " + stale + " proto 99"));
+  ASSERT_TRUE(shell("ip addr add 192.0.2.1/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
+  ASSERT_TRUE(shell("ip rule add from 192.0.2.66 lookup " + stale + " pref 1000 protocol 99"));
+  ASSERT_TRUE(shell("ip -6 rule add from 2001:db8::66 lookup " + stale + " pref 1000 protocol 99"));
+  ASSERT_TRUE(shell("ip route add 198.51.100.0/24 dev p0 table " + stale + " proto 99"));
+  ASSERT_TRUE(shell("ip -6 route add 2001:db8:66::/64 dev p0 table " + stale + " proto 99"));
   // Not carpd's: an administrator's rule, Open/R's (RTPROT_OPENR is 99 too) rule and routes,
   // and an untagged route in a table of carpd's range.
   const std::string keep = std::to_string(*carpdRouteTable(78));
   ASSERT_TRUE(
-      sh("ip rule add from 192.0.2.77 lookup 100 && "
-         "ip rule add from 192.0.2.78 lookup 100 protocol 99 && "
-         "ip route add 203.0.113.0/24 dev p0 table 100 proto 99 && "
-         "ip route add 203.0.113.0/24 dev p0 proto 99 && "
-         "ip route add 198.51.100.0/24 dev p0 table " +
-         keep));
+      shell("ip rule add from 192.0.2.77 lookup 100 && "
+            "ip rule add from 192.0.2.78 lookup 100 protocol 99 && "
+            "ip route add 203.0.113.0/24 dev p0 table 100 proto 99 && "
+            "ip route add 203.0.113.0/24 dev p0 proto 99 && "
+            "ip route add 198.51.100.0/24 dev p0 table " +
+            keep));
 
   NetlinkAddressManager manager;
   manager.removeStale();
@@ -594,16 +582,17 @@ TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdRulesAndRoutes) {
   const auto rules = taggedRules();
   ASSERT_EQ(rules.size(), 1u);
   EXPECT_TRUE(findRule(rules, 100, "192.0.2.78"));
-  EXPECT_TRUE(sh("ip rule show | grep -q 'from 192.0.2.77 lookup 100'"));
-  EXPECT_TRUE(sh("ip route show table 100 | grep -q '^203.0.113.0/24 dev p0'"));
-  EXPECT_TRUE(sh("ip route show | grep -q '^203.0.113.0/24 dev p0'"));
+  EXPECT_TRUE(shell("ip rule show | grep -q 'from 192.0.2.77 lookup 100'"));
+  EXPECT_TRUE(shell("ip route show table 100 | grep -q '^203.0.113.0/24 dev p0'"));
+  EXPECT_TRUE(shell("ip route show | grep -q '^203.0.113.0/24 dev p0'"));
   EXPECT_EQ(routesIn(*carpdRouteTable(78)).size(), 1u);
 }
 
 TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
   const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(5));
-  ASSERT_TRUE(sh("ip link add link p0 name " + name + " type macvlan mode private && ip link set " +
-                 name + " alias 'carpd vhid 5 on p0'"));
+  ASSERT_TRUE(shell("ip link add link p0 name " + name +
+                    " type macvlan mode private && ip link set " + name +
+                    " alias 'carpd vhid 5 on p0'"));
   const int leftover = linkNamed(name)->ifindex;
   NetlinkAddressManager manager;
   ASSERT_TRUE(ok(manager.attach(binding(5))));
@@ -613,7 +602,7 @@ TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
   EXPECT_EQ(link->mac, proto::virtualMac(*proto::Vhid::make(5)));
 
   const std::string other = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(6));
-  ASSERT_TRUE(sh("ip link add link p0 name " + other + " type macvlan"));
+  ASSERT_TRUE(shell("ip link add link p0 name " + other + " type macvlan"));
   auto refused = manager.attach(binding(6));
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("not created by carpd"), std::string::npos) << refused.error();
@@ -622,7 +611,7 @@ TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
   // A leftover without the alias (killed between creating and configuring it).
   const std::string unaliased = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(8));
   ASSERT_TRUE(
-      sh("ip link add link p0 name " + unaliased + " address 00:00:5e:00:01:08 type macvlan"));
+      shell("ip link add link p0 name " + unaliased + " address 00:00:5e:00:01:08 type macvlan"));
   ASSERT_TRUE(ok(manager.attach(binding(8))));
   EXPECT_EQ(linkNamed(unaliased)->alias, "carpd vhid 8 on p0");
 }
@@ -634,34 +623,28 @@ class PeerTest : public AddressManagerTest {
   void SetUp() override {
     AddressManagerTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    home_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(home_, 0);
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0);
-    peer_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(peer_, 0);
-    ASSERT_EQ(setns(home_, CLONE_NEWNET), 0);
-    peer_path_ = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(peer_);
-    ASSERT_TRUE(sh("ip link set q0 netns " + peer_path_));
+    ASSERT_NO_FATAL_FAILURE(peer_.create());
+    ASSERT_TRUE(shell("ip link set q0 netns " + peer_.path()));
     ASSERT_TRUE(
         inPeer("ip link set lo up && ip link set q0 up && "
                "ip addr add 192.0.2.2/24 dev q0 && ip addr add 2001:db8::2/64 dev q0 nodad"));
   }
-  void TearDown() override {
-    if (peer_ >= 0) close(peer_);
-    if (home_ >= 0) close(home_);
-  }
 
   bool inPeer(const std::string& command) const {
-    return sh("nsenter --net=" + peer_path_ + " sh -c '" + command + "'");
+    return shell("nsenter --net=" + peer_.path() + " sh -c '" + command + "'");
+  }
+
+  // Looked up in the peer, where q0 is.
+  int q0Ifindex() const {
+    return peer_.run([] { return static_cast<int>(if_nametoindex("q0")); });
   }
 
   // A packet socket of `type` (SOCK_DGRAM, SOCK_RAW) bound to q0 in the peer namespace, whose
   // receive times out after `timeout`.
   int peerPacketSocket(int type, std::uint16_t protocol, std::chrono::milliseconds timeout) {
-    EXPECT_EQ(setns(peer_, CLONE_NEWNET), 0);
-    const int fd = socket(AF_PACKET, type | SOCK_CLOEXEC, htons(protocol));
-    const int q0 = static_cast<int>(if_nametoindex("q0"));
-    EXPECT_EQ(setns(home_, CLONE_NEWNET), 0);
+    const int fd =
+        peer_.run([&] { return socket(AF_PACKET, type | SOCK_CLOEXEC, htons(protocol)); });
+    const int q0 = q0Ifindex();
     EXPECT_GE(fd, 0);
     EXPECT_GT(q0, 0);
     sockaddr_ll address{};
@@ -704,9 +687,7 @@ class PeerTest : public AddressManagerTest {
     }
   }
 
-  int home_ = -1;
-  int peer_ = -1;
-  std::string peer_path_;
+  carp::testing::PeerNetns peer_;
 };
 
 // Nothing leaves with the virtual MAC while the VHID holds no addresses: not after attach, and
@@ -742,18 +723,13 @@ class ArpTest : public PeerTest {
   void SetUp() override {
     PeerTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev p0"));
+    ASSERT_TRUE(shell("ip addr add 192.0.2.1/24 dev p0"));
   }
 
   // Sends "who-has target" from q0 and returns the sender MAC of every reply within 1 s.
   std::vector<proto::MacAddress> arpReplies(const char* target) {
     const int fd = peerPacketSocket(SOCK_DGRAM, ETH_P_ARP, 1s);
-    const int q0 = [this] {
-      EXPECT_EQ(setns(peer_, CLONE_NEWNET), 0);
-      const int index = static_cast<int>(if_nametoindex("q0"));
-      EXPECT_EQ(setns(home_, CLONE_NEWNET), 0);
-      return index;
-    }();
+    const int q0 = q0Ifindex();
     sockaddr_ll address{};
     address.sll_family = AF_PACKET;
     address.sll_protocol = htons(ETH_P_ARP);
@@ -818,8 +794,8 @@ class SourceRoutingTest : public PeerTest {
     PeerTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_TRUE(
-        sh("ip addr add 192.0.2.11/24 dev p0 && ip addr add 2001:db8::11/64 dev p0 nodad && "
-           "ip route add default via 192.0.2.254 && ip -6 route add default via 2001:db8::fe"));
+        shell("ip addr add 192.0.2.11/24 dev p0 && ip addr add 2001:db8::11/64 dev p0 nodad && "
+              "ip route add default via 192.0.2.254 && ip -6 route add default via 2001:db8::fe"));
     manager_.emplace();  // here: its netlink socket belongs to the namespace it is opened in
     ASSERT_TRUE(ok(manager_->attach(binding(5))));
     ASSERT_TRUE(ok(manager_->add(binding(5), addresses_)));
@@ -833,8 +809,8 @@ class SourceRoutingTest : public PeerTest {
   std::vector<proto::MacAddress> echoSenders(const std::string& command, bool in_peer,
                                              const char* source, bool reply) {
     const int fd = peerPacketSocket(SOCK_RAW, ETH_P_ALL, 300ms);
-    EXPECT_TRUE(in_peer ? inPeer(command) : sh(command));
-    const proto::IpAddress from = ip(source);
+    EXPECT_TRUE(in_peer ? inPeer(command) : shell(command));
+    const proto::IpAddress from = parseIp(source);
     const bool v4 = from.family == proto::Family::kIPv4;
     const std::uint8_t type = v4 ? (reply ? 0 : 8) : (reply ? 129 : 128);
     std::vector<proto::MacAddress> senders;
@@ -878,16 +854,16 @@ class SourceRoutingTest : public PeerTest {
 };
 
 TEST_F(SourceRoutingTest, RoutesOnLinkTrafficFromTheVirtualAddressesThroughTheMacvlan) {
-  EXPECT_TRUE(sh("ip rule show | grep -q '^1000:.*from 192.0.2.1 lookup " + table_ + "'"));
-  EXPECT_TRUE(sh("ip -6 rule show | grep -q '^1000:.*from 2001:db8::1 lookup " + table_ + "'"));
-  EXPECT_TRUE(sh("ip route show table " + table_ + " | grep -q '^192.0.2.0/24 dev " + macvlan_ +
-                 " .*src 192.0.2.1'"));
-  EXPECT_TRUE(sh("ip -6 route show table " + table_ + " | grep -q '^2001:db8::/64 dev " + macvlan_ +
-                 " .*src 2001:db8::1'"));
+  EXPECT_TRUE(shell("ip rule show | grep -q '^1000:.*from 192.0.2.1 lookup " + table_ + "'"));
+  EXPECT_TRUE(shell("ip -6 rule show | grep -q '^1000:.*from 2001:db8::1 lookup " + table_ + "'"));
+  EXPECT_TRUE(shell("ip route show table " + table_ + " | grep -q '^192.0.2.0/24 dev " + macvlan_ +
+                    " .*src 192.0.2.1'"));
+  EXPECT_TRUE(shell("ip -6 route show table " + table_ + " | grep -q '^2001:db8::/64 dev " +
+                    macvlan_ + " .*src 2001:db8::1'"));
   // On-link from a virtual address: the macvlan. Off-link: no route in the table, so on to
   // main and its default route via the parent. The host's own address: the parent.
   const auto get = [](const std::string& what, const std::string& expected) {
-    return sh("ip route get " + what + " | grep -q '" + expected + "'");
+    return shell("ip route get " + what + " | grep -q '" + expected + "'");
   };
   EXPECT_TRUE(get("192.0.2.2 from 192.0.2.1", " dev " + macvlan_ + " table " + table_));
   EXPECT_TRUE(get("198.51.100.9 from 192.0.2.1", "via 192.0.2.254 dev p0"));
@@ -923,15 +899,15 @@ TEST_F(SourceRoutingTest, FramesFromTheVirtualAddressesCarryTheVirtualMac) {
 
   // Why the rule: without it, the parent's connected route (first in main) sends the reply
   // with the NIC's MAC. add() puts a missing rule back.
-  ASSERT_TRUE(sh("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99"));
+  ASSERT_TRUE(shell("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99"));
   EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true), nic);
   ASSERT_TRUE(ok(manager_->add(binding(5), addresses_)));
   EXPECT_EQ(echoSenders("ping -c1 -W2 192.0.2.1 >/dev/null", true, "192.0.2.1", true), vmac);
 
   ASSERT_TRUE(ok(manager_->remove(binding(5), addresses_)));
   EXPECT_TRUE(taggedRules().empty());
-  EXPECT_TRUE(sh("test -z \"$(ip route show table " + table_ + ")\" && test -z \"$(ip -6 route " +
-                 "show table " + table_ + ")\""));
+  EXPECT_TRUE(shell("test -z \"$(ip route show table " + table_ +
+                    ")\" && test -z \"$(ip -6 route show table " + table_ + ")\""));
 }
 
 // A strict rp_filter (net.ipv4.conf.all.rp_filter=1 overrides the macvlan's 0: the kernel
@@ -951,8 +927,8 @@ TEST_F(SourceRoutingTest, StrictRpFilterKeepsWorking) {
 
   // Without the rule, the check sends the peer's ARP request for the virtual address to the
   // parent, which is not where it came in: the peer gets no answer at all.
-  ASSERT_TRUE(sh("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99 && " +
-                 "ip neigh flush dev " + macvlan_));
+  ASSERT_TRUE(shell("ip rule del from 192.0.2.1 lookup " + table_ + " pref 1000 protocol 99 && " +
+                    "ip neigh flush dev " + macvlan_));
   ASSERT_TRUE(inPeer("ip neigh flush dev q0"));
   EXPECT_TRUE(
       echoSenders("ping -c1 -W1 192.0.2.1 >/dev/null || true", true, "192.0.2.1", true).empty());

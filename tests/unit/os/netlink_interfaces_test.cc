@@ -1,52 +1,31 @@
 // Runs against the real kernel in a private network namespace (root only; skipped otherwise).
 #include "os/linux/netlink_interfaces.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
-#include <sched.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <string>
 #include <thread>
 #include <vector>
 
 #include "os/linux/netlink_address_manager.h"
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
 
 using namespace std::chrono_literals;
-
-proto::IpAddress ip(const char* text) {
-  std::array<std::uint8_t, 16> bytes{};
-  if (inet_pton(AF_INET, text, bytes.data()) == 1) {
-    return proto::IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
-  }
-  EXPECT_EQ(inet_pton(AF_INET6, text, bytes.data()), 1) << text;
-  return proto::IpAddress::v6(bytes);
-}
-
-bool sh(const std::string& command) {
-  const int status = std::system(command.c_str());
-  EXPECT_EQ(status, 0) << command;
-  return status == 0;
-}
+using carp::testing::parseIp;
+using carp::testing::shell;
 
 class InterfaceDirectoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-    if (unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "unshare(CLONE_NEWNET): " << strerror(errno);
+    if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkip)) return;
     ASSERT_TRUE(
-        sh("ip link add p0 address 02:00:00:00:00:01 type veth peer name q0 "
-           "&& ip link set p0 up && ip link set q0 up"));
+        shell("ip link add p0 address 02:00:00:00:00:01 type veth peer name q0 "
+              "&& ip link set p0 up && ip link set q0 up"));
     parent_ = static_cast<int>(if_nametoindex("p0"));
     ASSERT_GT(parent_, 0);
   }
@@ -69,8 +48,8 @@ class InterfaceDirectoryTest : public ::testing::Test {
 
 TEST_F(InterfaceDirectoryTest, FindsLinkWithMacStateAndAddressesInKernelOrder) {
   ASSERT_TRUE(
-      sh("ip addr add 192.0.2.1/24 dev p0 && ip addr add 198.51.100.1/24 dev p0 && "
-         "ip addr add 192.0.2.2/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
+      shell("ip addr add 192.0.2.1/24 dev p0 && ip addr add 198.51.100.1/24 dev p0 && "
+            "ip addr add 192.0.2.2/24 dev p0 && ip addr add 2001:db8::1/64 dev p0 nodad"));
   NetlinkInterfaceDirectory directory;
   auto info = waitForLinkLocal(directory);
   ASSERT_TRUE(info);
@@ -79,9 +58,11 @@ TEST_F(InterfaceDirectoryTest, FindsLinkWithMacStateAndAddressesInKernelOrder) {
   EXPECT_EQ(info->mac, (proto::MacAddress{0x02, 0, 0, 0, 0, 0x01}));
   EXPECT_TRUE(info->running);
   // The kernel's order: primaries in the order they were added, then secondaries.
-  EXPECT_EQ(info->ipv4, (std::vector{ip("192.0.2.1"), ip("198.51.100.1"), ip("192.0.2.2")}));
+  EXPECT_EQ(info->ipv4,
+            (std::vector{parseIp("192.0.2.1"), parseIp("198.51.100.1"), parseIp("192.0.2.2")}));
   EXPECT_EQ(info->ipv6.size(), 2u);
-  EXPECT_NE(std::find(info->ipv6.begin(), info->ipv6.end(), ip("2001:db8::1")), info->ipv6.end());
+  EXPECT_NE(std::find(info->ipv6.begin(), info->ipv6.end(), parseIp("2001:db8::1")),
+            info->ipv6.end());
 
   auto by_index = directory.find(parent_);
   ASSERT_TRUE(by_index);
@@ -91,30 +72,31 @@ TEST_F(InterfaceDirectoryTest, FindsLinkWithMacStateAndAddressesInKernelOrder) {
 }
 
 TEST_F(InterfaceDirectoryTest, LeavesOutCarpdsOwnAddresses) {
-  ASSERT_TRUE(sh("ip addr add 192.0.2.1/24 dev p0"));
+  ASSERT_TRUE(shell("ip addr add 192.0.2.1/24 dev p0"));
   NetlinkAddressManager manager;
   const VhidBinding binding{parent_, "p0", *proto::Vhid::make(1), false};
-  ASSERT_TRUE(manager.add(binding, std::vector{proto::InterfaceAddress{ip("192.0.2.100"), 24},
-                                               proto::InterfaceAddress{ip("2001:db8::100"), 64}}));
+  ASSERT_TRUE(
+      manager.add(binding, std::vector{proto::InterfaceAddress{parseIp("192.0.2.100"), 24},
+                                       proto::InterfaceAddress{parseIp("2001:db8::100"), 64}}));
   NetlinkInterfaceDirectory directory;
   auto info = waitForLinkLocal(directory);
   ASSERT_TRUE(info);
-  EXPECT_EQ(info->ipv4, std::vector{ip("192.0.2.1")});
+  EXPECT_EQ(info->ipv4, std::vector{parseIp("192.0.2.1")});
   ASSERT_EQ(info->ipv6.size(), 1u);
   EXPECT_TRUE(info->ipv6[0].isIpv6LinkLocal());
 }
 
 TEST_F(InterfaceDirectoryTest, RunningNeedsUpAndCarrier) {
   NetlinkInterfaceDirectory directory;
-  ASSERT_TRUE(sh("ip link set q0 down"));  // p0 is up but has no carrier
+  ASSERT_TRUE(shell("ip link set q0 down"));  // p0 is up but has no carrier
   auto info = directory.find("p0");
   ASSERT_TRUE(info);
   EXPECT_FALSE(info->running);
-  ASSERT_TRUE(sh("ip link set q0 up && ip link set p0 down"));
+  ASSERT_TRUE(shell("ip link set q0 up && ip link set p0 down"));
   info = directory.find("p0");
   ASSERT_TRUE(info);
   EXPECT_FALSE(info->running);
-  ASSERT_TRUE(sh("ip link set p0 up"));
+  ASSERT_TRUE(shell("ip link set p0 up"));
   EXPECT_TRUE(directory.find("p0")->running);
 }
 

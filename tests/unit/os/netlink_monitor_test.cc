@@ -1,55 +1,34 @@
 // Runs against the real kernel in a private network namespace (root only; skipped otherwise).
 #include "os/linux/netlink_monitor.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <array>
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
-#include <string>
 #include <tuple>
 #include <vector>
 
 #include "os/linux/netlink_address_manager.h"
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-proto::IpAddress ip(const char* text) {
-  std::array<std::uint8_t, 16> bytes{};
-  if (inet_pton(AF_INET, text, bytes.data()) == 1) {
-    return proto::IpAddress::v4({bytes[0], bytes[1], bytes[2], bytes[3]});
-  }
-  EXPECT_EQ(inet_pton(AF_INET6, text, bytes.data()), 1) << text;
-  return proto::IpAddress::v6(bytes);
-}
-
-bool sh(const std::string& command) {
-  const int status = std::system(command.c_str());
-  EXPECT_EQ(status, 0) << command;
-  return status == 0;
-}
+using carp::testing::parseIp;
+using carp::testing::shell;
 
 using AddressEvent = std::tuple<bool /*added*/, int, proto::InterfaceAddress, bool /*tagged*/>;
 
 class MonitorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-    if (unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "unshare(CLONE_NEWNET): " << strerror(errno);
-    ASSERT_TRUE(sh("ip link add p0 type veth peer name q0 && ip link set q0 up"));
+    if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkip)) return;
+    ASSERT_TRUE(shell("ip link add p0 type veth peer name q0 && ip link set q0 up"));
     parent_ = static_cast<int>(if_nametoindex("p0"));
     monitor_.emplace();
     monitor_->on_link = [this](int ifindex, bool running) {
@@ -90,46 +69,46 @@ class MonitorTest : public ::testing::Test {
 };
 
 TEST_F(MonitorTest, ReportsLinkUpAndDown) {
-  ASSERT_TRUE(sh("ip link set p0 up"));
+  ASSERT_TRUE(shell("ip link set p0 up"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(parent_, true); }));
   links_.clear();
-  ASSERT_TRUE(sh("ip link set p0 down"));
+  ASSERT_TRUE(shell("ip link set p0 down"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(parent_, false); }));
   links_.clear();
-  ASSERT_TRUE(sh("ip link set p0 up"));
+  ASSERT_TRUE(shell("ip link set p0 up"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(parent_, true); }));
   // Carrier loss (the peer goes down) also ends "running".
   links_.clear();
-  ASSERT_TRUE(sh("ip link set q0 down"));
+  ASSERT_TRUE(shell("ip link set q0 down"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(parent_, false); }));
   EXPECT_EQ(overruns_, 0);
 }
 
 TEST_F(MonitorTest, ReportsDeletedLinksAsNotRunning) {
-  ASSERT_TRUE(sh("ip link set p0 up && ip link add link p0 name mv0 type macvlan"));
+  ASSERT_TRUE(shell("ip link set p0 up && ip link add link p0 name mv0 type macvlan"));
   const int macvlan = static_cast<int>(if_nametoindex("mv0"));
-  ASSERT_TRUE(sh("ip link del mv0"));
+  ASSERT_TRUE(shell("ip link del mv0"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(macvlan, false); }));
 }
 
 TEST_F(MonitorTest, ReportsAddressesAddedAndRemovedWithTheirTag) {
   ASSERT_TRUE(
-      sh("ip link set p0 up && ip addr add 192.0.2.1/24 dev p0 && "
-         "ip addr add 2001:db8::1/64 dev p0 nodad"));
-  const proto::InterfaceAddress v4{ip("192.0.2.1"), 24};
-  const proto::InterfaceAddress v6{ip("2001:db8::1"), 64};
+      shell("ip link set p0 up && ip addr add 192.0.2.1/24 dev p0 && "
+            "ip addr add 2001:db8::1/64 dev p0 nodad"));
+  const proto::InterfaceAddress v4{parseIp("192.0.2.1"), 24};
+  const proto::InterfaceAddress v6{parseIp("2001:db8::1"), 64};
   EXPECT_TRUE(pumpUntil([&] {
     return sawAddress({true, parent_, v4, false}) && sawAddress({true, parent_, v6, false});
   }));
-  ASSERT_TRUE(sh("ip addr del 192.0.2.1/24 dev p0 && ip addr del 2001:db8::1/64 dev p0"));
+  ASSERT_TRUE(shell("ip addr del 192.0.2.1/24 dev p0 && ip addr del 2001:db8::1/64 dev p0"));
   EXPECT_TRUE(pumpUntil([&] {
     return sawAddress({false, parent_, v4, false}) && sawAddress({false, parent_, v6, false});
   }));
 
   NetlinkAddressManager manager;
   const VhidBinding binding{parent_, "p0", *proto::Vhid::make(1), false};
-  const std::vector tagged{proto::InterfaceAddress{ip("192.0.2.100"), 24},
-                           proto::InterfaceAddress{ip("2001:db8::100"), 64}};
+  const std::vector tagged{proto::InterfaceAddress{parseIp("192.0.2.100"), 24},
+                           proto::InterfaceAddress{parseIp("2001:db8::100"), 64}};
   ASSERT_TRUE(manager.add(binding, tagged));
   EXPECT_TRUE(pumpUntil([&] {
     return sawAddress({true, parent_, tagged[0], true}) &&
@@ -147,12 +126,12 @@ TEST_F(MonitorTest, ReportsAnOverrun) {
   const int tiny = 1;
   ASSERT_EQ(setsockopt(monitor_->fd(), SOL_SOCKET, SO_RCVBUF, &tiny, sizeof(tiny)), 0);
   ASSERT_TRUE(
-      sh("ip link set p0 up && for i in $(seq 1 100); do "
-         "ip addr add 192.0.2.$i/24 dev p0; done"));
+      shell("ip link set p0 up && for i in $(seq 1 100); do "
+            "ip addr add 192.0.2.$i/24 dev p0; done"));
   EXPECT_TRUE(pumpUntil([&] { return overruns_ > 0; }));
   // Afterwards the socket keeps working.
   links_.clear();
-  ASSERT_TRUE(sh("ip link set p0 down"));
+  ASSERT_TRUE(shell("ip link set p0 down"));
   EXPECT_TRUE(pumpUntil([&] { return sawLink(parent_, false); }));
 }
 

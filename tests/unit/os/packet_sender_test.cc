@@ -6,64 +6,30 @@
 
 #include "os/linux/packet_sender.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <string>
-#include <thread>
 #include <vector>
 
 #include "os/linux/carp_socket.h"
 #include "os/linux/fd.h"
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
 
+using carp::testing::carpPayload;
+using carp::testing::disableRpFilterAndDad;
+using carp::testing::shell;
+using carp::testing::waitUntilRunning;
 using Bytes = std::vector<std::uint8_t>;
-
-void writeSysctl(const std::string& path, const std::string& value) {
-  std::ofstream("/proc/sys/" + path) << value;
-}
-
-void run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
-
-// Waits until the kernel reports the interface running: carrier comes up through the
-// asynchronous linkwatch work, and until then the device drops what is sent on it.
-bool waitRunning(const char* name) {
-  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  for (int i = 0; i < 500; ++i) {
-    ifreq request{};
-    std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-    if (::ioctl(fd.get(), SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_RUNNING)) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-Bytes carpPayload(std::uint8_t seed) {
-  Bytes payload(36);
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    payload[i] = static_cast<std::uint8_t>(seed + i);
-  }
-  return payload;
-}
 
 bool pollIn(int fd) {
   pollfd p{fd, POLLIN, 0};
@@ -94,60 +60,45 @@ struct Received {
 class PacketSenderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
-    if (::unshare(CLONE_NEWNET) != 0) {
-      ASSERT_EQ(errno, EPERM);
-      GTEST_SKIP() << "no CAP_SYS_ADMIN for a network namespace (container?)";
-    }
-    peer_ns_.reset(::open("/proc/self/ns/net", O_RDONLY));
-    ASSERT_TRUE(peer_ns_.valid());
-    configureNamespace();
-    // Takes ifindexes 2 and 3 here so that vb and va get different numbers. A veth whose ifindex
-    // equals its peer's looks like a plain device to linkwatch (iflink == ifindex), which then
-    // delays its carrier-up event by up to a second.
-    run("ip link add spacer0 type veth peer name spacer1");
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0);
-    local_ns_.reset(::open("/proc/self/ns/net", O_RDONLY));
-    ASSERT_TRUE(local_ns_.valid());
-    configureNamespace();
+    if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkipOnlyIfEperm)) return;
+    ASSERT_NO_FATAL_FAILURE(peer_.create());
+    ASSERT_NO_FATAL_FAILURE(peer_.run([] {
+      disableRpFilterAndDad();
+      // Takes ifindexes 2 and 3 here so that vb and va get different numbers. A veth whose
+      // ifindex equals its peer's looks like a plain device to linkwatch (iflink == ifindex),
+      // which then delays its carrier-up event by up to a second.
+      ASSERT_TRUE(shell("ip link add spacer0 type veth peer name spacer1"));
+    }));
+    disableRpFilterAndDad();
 
-    const std::string peer_path =
-        "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(peer_ns_.get());
-    run("ip link add va type veth peer name vb netns " + peer_path);
-    run("ip addr add 192.0.2.1/24 dev va");
-    run("ip -6 addr add 2001:db8::1/64 dev va nodad");
-    run("ip -6 addr add fe80::1/64 dev va nodad");
-    run("ip link set va up");
+    ASSERT_TRUE(shell("ip link add va type veth peer name vb netns " + peer_.path()));
+    ASSERT_TRUE(shell("ip addr add 192.0.2.1/24 dev va"));
+    ASSERT_TRUE(shell("ip -6 addr add 2001:db8::1/64 dev va nodad"));
+    ASSERT_TRUE(shell("ip -6 addr add fe80::1/64 dev va nodad"));
+    ASSERT_TRUE(shell("ip link set va up"));
     va_ = static_cast<int>(::if_nametoindex("va"));
     ASSERT_NE(va_, 0);
 
     // Sockets belong to the namespace they are created in; the process returns to "local".
-    ASSERT_EQ(::setns(peer_ns_.get(), CLONE_NEWNET), 0);
-    run("ip addr add 192.0.2.2/24 dev vb");
-    run("ip -6 addr add 2001:db8::2/64 dev vb nodad");
-    run("ip -6 addr add fe80::2/64 dev vb nodad");
-    run("ip link set vb up");
-    vb_ = static_cast<int>(::if_nametoindex("vb"));
-    ASSERT_NE(vb_, 0);
-    ASSERT_TRUE(waitRunning("vb"));
-    receiver_v4_ = std::make_unique<CarpReceiver>(vb_, proto::Family::kIPv4);
-    receiver_v6_ = std::make_unique<CarpReceiver>(vb_, proto::Family::kIPv6);
-    // A plain raw socket, to see the whole IPv4 header the sender built.
-    capture_.reset(::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, 112));
-    ASSERT_TRUE(capture_.valid());
-    ASSERT_EQ(::setsockopt(capture_.get(), SOL_SOCKET, SO_BINDTOIFINDEX, &vb_, sizeof vb_), 0);
-    ASSERT_EQ(::setns(local_ns_.get(), CLONE_NEWNET), 0);
-    ASSERT_TRUE(waitRunning("va"));
+    ASSERT_NO_FATAL_FAILURE(peer_.run([this] {
+      ASSERT_TRUE(shell("ip addr add 192.0.2.2/24 dev vb"));
+      ASSERT_TRUE(shell("ip -6 addr add 2001:db8::2/64 dev vb nodad"));
+      ASSERT_TRUE(shell("ip -6 addr add fe80::2/64 dev vb nodad"));
+      ASSERT_TRUE(shell("ip link set vb up"));
+      vb_ = static_cast<int>(::if_nametoindex("vb"));
+      ASSERT_NE(vb_, 0);
+      ASSERT_TRUE(waitUntilRunning("vb"));
+      receiver_v4_ = std::make_unique<CarpReceiver>(vb_, proto::Family::kIPv4);
+      receiver_v6_ = std::make_unique<CarpReceiver>(vb_, proto::Family::kIPv6);
+      // A plain raw socket, to see the whole IPv4 header the sender built.
+      capture_.reset(::socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK, 112));
+      ASSERT_TRUE(capture_.valid());
+      ASSERT_EQ(::setsockopt(capture_.get(), SOL_SOCKET, SO_BINDTOIFINDEX, &vb_, sizeof vb_), 0);
+    }));
+    ASSERT_TRUE(waitUntilRunning("va"));
 
     sender_ = std::make_unique<RawIpSender>();
     frame_sender_ = std::make_unique<PacketSocketSender>();
-  }
-
-  static void configureNamespace() {
-    writeSysctl("net/ipv4/conf/all/rp_filter", "0");
-    writeSysctl("net/ipv4/conf/default/rp_filter", "0");
-    writeSysctl("net/ipv6/conf/all/accept_dad", "0");
-    writeSysctl("net/ipv6/conf/default/accept_dad", "0");
   }
 
   static std::vector<Received> receive(CarpReceiver& receiver) {
@@ -171,8 +122,7 @@ class PacketSenderTest : public ::testing::Test {
 
   int va_ = 0;
   int vb_ = 0;
-  UniqueFd peer_ns_;
-  UniqueFd local_ns_;
+  carp::testing::PeerNetns peer_;  // the process stays in "local"
   UniqueFd capture_;
   std::unique_ptr<CarpReceiver> receiver_v4_;
   std::unique_ptr<CarpReceiver> receiver_v6_;
@@ -289,7 +239,7 @@ TEST_F(PacketSenderTest, FrameSenderReportsErrors) {
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error(), ENXIO);
 
-  run("ip link set va down");
+  ASSERT_TRUE(shell("ip link set va down"));
   auto down = frame_sender_->sendFrame(va_, frame);
   ASSERT_FALSE(down.has_value());
   EXPECT_EQ(down.error(), ENETDOWN);
@@ -297,9 +247,9 @@ TEST_F(PacketSenderTest, FrameSenderReportsErrors) {
 
 TEST_F(PacketSenderTest, FrameSenderSendsTheFrameUnchanged) {
   // A raw AF_PACKET capture on the peer sees the frame byte for byte.
-  ASSERT_EQ(::setns(peer_ns_.get(), CLONE_NEWNET), 0);
-  UniqueFd tap(::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(0x88b5)));
-  ASSERT_EQ(::setns(local_ns_.get(), CLONE_NEWNET), 0);
+  UniqueFd tap;
+  ASSERT_NO_FATAL_FAILURE(tap.reset(
+      peer_.run([] { return ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(0x88b5)); })));
   ASSERT_TRUE(tap.valid());
   // Local experimental EtherType 0x88b5 (IEEE 802), so nothing else in the namespace reacts.
   Bytes frame = {0x02, 0, 0, 0, 0, 2, 0x00, 0x00, 0x5e, 0x00, 0x01, 0x07, 0x88, 0xb5};

@@ -1,15 +1,13 @@
 #include "os/linux/sysctl.h"
 
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "support/netns_helpers.h"
 
 namespace carp::os::lnx {
 namespace {
@@ -87,9 +85,8 @@ TEST_F(SysctlFileTest, MovedGuardRestoresOnce) {
 
 // /proc/sys/net shows the network namespace of the process that opens the file.
 TEST(SysctlNetns, ReadsAndRestoresTheNamespacesOwnValues) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root for a network namespace";
-  if (unshare(CLONE_NEWNET) != 0) GTEST_SKIP() << "unshare(CLONE_NEWNET): " << strerror(errno);
-  ASSERT_EQ(std::system("ip link add p0 type veth peer name q0"), 0);
+  if (!carp::testing::enterPrivateNetns(carp::testing::UnshareFailure::kSkip)) return;
+  ASSERT_TRUE(carp::testing::shell("ip link add p0 type veth peer name q0"));
   const std::string path = "/proc/sys/net/ipv4/conf/p0/arp_ignore";  // exists only here
   ASSERT_TRUE(writeSysctl(path, "0"));
   {
