@@ -33,7 +33,7 @@ control::StatusReport buildStatus(const Engine& engine) {
     s.advskew = v->machine.wireAdvskew();
     s.demote = v->machine.wireDemote();
     s.addresses = config::formatAddresses(v->config.addresses);
-    s.master = v->master;
+    s.master = v->master ? config::formatAddress(*v->master) : std::string();
     s.since = control::formatTimestamp(v->since);
     s.counters = v->counters.toMap();
     report.vhids.push_back(std::move(s));

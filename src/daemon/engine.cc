@@ -208,9 +208,9 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
         }
         const auto own =
             advertSource(v, v.machine.settings().has_ipv4 ? Family::kIPv4 : Family::kIPv6);
-        v.master = own ? config::formatAddress(*own) : std::string();
+        v.master = own;
       } else if (t->from == State::kMaster || t->to == State::kInit) {
-        v.master.clear();  // unknown until the new MASTER is heard
+        v.master.reset();  // unknown until the new MASTER is heard
       }
     } else if (const auto* adj = std::get_if<action::AdjustDemotion>(&a)) {
       deps_.log->info("{}: demotion {:+d} ({})", vhidName(v), adj->delta,
@@ -356,7 +356,7 @@ void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
   v.counters.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
   v.last_heard = now;
   dispatch(v, proto::event::Advert{family, h.advbase, h.advskew, h.demote}, now);
-  if (v.machine.state() == State::kBackup) v.master = config::formatAddress(packet.source);
+  if (v.machine.state() == State::kBackup) v.master = packet.source;
 }
 
 void Engine::logDrop(const InterfaceRuntime& iface, proto::DropReason reason,

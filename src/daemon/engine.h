@@ -66,7 +66,9 @@ struct VhidRuntime {
   os::VhidBinding binding;
   InterfaceRuntime* iface = nullptr;
   Counters counters;
-  std::string master;  // source of the MASTER's advertisements as last heard; ours as MASTER
+  // Source of the MASTER's advertisements as last heard; ours as MASTER. Formatted only for
+  // status: the receive path does not build strings.
+  std::optional<proto::IpAddress> master;
   std::chrono::system_clock::time_point since;
   bool addresses_on = false;
   proto::TimePoint last_heard{};  // the last valid advertisement of another MASTER

@@ -116,33 +116,42 @@ tl::expected<HmacSigner, std::string> HmacSigner::make(const SecretKey& key, Vhi
   return make(key, vhid, plain, include_link_local, openbsd_lladdr);
 }
 
-bool HmacSigner::digestWith(const EVP_MAC_CTX* base, const CarpCounter& counter,
-                            CarpDigest& out) noexcept {
-  // OpenBSD carp_hmac_generate copies the precomputed context, adds the counter and
-  // finishes; EVP_MAC_CTX_dup is that copy.
-  if (base == nullptr) return false;  // a moved-from signer
-  const CtxPtr ctx(EVP_MAC_CTX_dup(base));
-  if (!ctx) return false;
-  if (EVP_MAC_update(ctx.get(), counter.data(), counter.size()) != 1) return false;
+bool HmacSigner::digestWith(EVP_MAC_CTX* keyed, const std::vector<std::uint8_t>& message,
+                            const CarpCounter& counter, CarpDigest& out) noexcept {
+  // OpenBSD carp_hmac_generate copies a context that has absorbed ipad and M. Re-initialising a
+  // keyed EVP_MAC context (NULL key: keep the key) and hashing M again is measured faster than
+  // EVP_MAC_CTX_dup, whose allocations cost more than the extra SHA-1 block (bench/,
+  // docs/performance.md). Not reentrant: carpd has one thread.
+  if (keyed == nullptr) return false;  // a moved-from signer
+  if (EVP_MAC_init(keyed, nullptr, 0, nullptr) != 1) return false;
+  if (EVP_MAC_update(keyed, message.data(), message.size()) != 1) return false;
+  if (EVP_MAC_update(keyed, counter.data(), counter.size()) != 1) return false;
   std::size_t length = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &length, out.size()) != 1) return false;
+  if (EVP_MAC_final(keyed, out.data(), &length, out.size()) != 1) return false;
   return length == out.size();
 }
 
 CarpDigest HmacSigner::sign(const CarpCounter& counter) const noexcept {
   CarpDigest digest{};
   // OpenBSD carp_prepare_ad: "do not include the IPv6 linklayer addresses" (HMAC_NOV6LL).
-  if (!digestWith(send_orig_ ? orig_.get() : nov6ll_.get(), counter, digest)) digest.fill(0);
+  const bool ok = send_orig_ ? digestWith(orig_.get(), message_orig_, counter, digest)
+                             : digestWith(nov6ll_.get(), message_nov6ll_, counter, digest);
+  if (!ok) digest.fill(0);
   return digest;
 }
 
 bool HmacSigner::verify(const CarpCounter& counter, const CarpDigest& digest) const noexcept {
-  // OpenBSD carp_hmac_verify tries HMAC_ORIG, then HMAC_NOV6LL. Both are always computed so
-  // that the time taken does not depend on which one matched.
+  // OpenBSD carp_hmac_verify tries HMAC_ORIG, then HMAC_NOV6LL. When there is no link-local
+  // address the two messages are the same and one HMAC answers for both; otherwise both are
+  // computed, so that the time taken does not depend on which one matched (the branch depends
+  // only on the configuration).
   bool match = false;
-  for (const EVP_MAC_CTX* ctx : {orig_.get(), nov6ll_.get()}) {
-    CarpDigest expected{};
-    if (!digestWith(ctx, counter, expected)) continue;
+  const bool same = message_orig_ == message_nov6ll_;
+  CarpDigest expected{};
+  if (digestWith(orig_.get(), message_orig_, counter, expected)) {
+    match |= CRYPTO_memcmp(expected.data(), digest.data(), digest.size()) == 0;
+  }
+  if (!same && digestWith(nov6ll_.get(), message_nov6ll_, counter, expected)) {
     match |= CRYPTO_memcmp(expected.data(), digest.data(), digest.size()) == 0;
   }
   return match;

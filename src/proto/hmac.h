@@ -74,8 +74,8 @@ class HmacSigner {
   using CtxPtr = std::unique_ptr<EVP_MAC_CTX, CtxDeleter>;
 
   HmacSigner() = default;
-  static bool digestWith(const EVP_MAC_CTX* base, const CarpCounter& counter,
-                         CarpDigest& out) noexcept;
+  static bool digestWith(EVP_MAC_CTX* keyed, const std::vector<std::uint8_t>& message,
+                         const CarpCounter& counter, CarpDigest& out) noexcept;
 
   CtxPtr orig_;
   CtxPtr nov6ll_;
