@@ -3,16 +3,10 @@
 #include <variant>
 
 #include "config/address_text.h"
+#include "proto/overloaded.h"
 
 namespace carp::daemon {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 control::Response fromResult(const tl::expected<void, std::string>& result,
                              std::string message = {}) {
@@ -57,7 +51,7 @@ std::string ControlHandler::handleLine(std::string_view line) {
 control::Response ControlHandler::handle(const control::Request& request) {
   const proto::TimePoint now = clock_.now();
   return std::visit(
-      Overloaded{
+      proto::Overloaded{
           [&](const control::StatusRequest&) {
             return control::Response::ofStatus(buildStatus(engine_));
           },

@@ -2,17 +2,11 @@
 
 #include <algorithm>
 
+#include "proto/overloaded.h"
 #include "proto/timing.h"
 
 namespace carp::proto {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 // OpenBSD ip_carp.c carp_send_ad: CARP_SENDAD_MAX_ERRORS and CARP_SENDAD_MIN_SUCCESS.
 constexpr int kSendErrorsToDemote = 3;

@@ -3,7 +3,6 @@
 #include "daemon/engine.h"
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include <sstream>
 
@@ -11,16 +10,12 @@
 #include "daemon/control_handler.h"
 #include "proto/header.h"
 #include "proto/timing.h"
+#include "support/engine_fixture.h"
 #include "support/fakes.h"
 
 namespace carp::daemon {
 namespace {
 
-using carp::testing::FakeAddressManager;
-using carp::testing::FakeClock;
-using carp::testing::FakeFrameSender;
-using carp::testing::FakeInterfaceDirectory;
-using carp::testing::FakeIpSender;
 using proto::State;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -45,13 +40,7 @@ addresses = ["192.0.2.2/24"]
 groups = ["internal"]
 )";
 
-config::Config parse(const char* text) {
-  auto result = config::parseText(text, "test.toml");
-  EXPECT_TRUE(result.ok()) << (result.diagnostics.empty() ? "" : result.diagnostics[0].toString());
-  return std::move(*result.config);
-}
-
-proto::IpAddress ip(const char* text) { return *config::parseIpAddress(text); }
+proto::IpAddress ip(const char* text) { return carp::testing::parseTestIp(text); }
 
 // An IPv4 CARP frame as sent: Ethernet, IPv4 header, 36 bytes.
 struct DecodedFrame {
@@ -77,41 +66,8 @@ std::optional<DecodedFrame> decodeV4Advert(const std::vector<std::uint8_t>& f) {
   return d;
 }
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public carp::testing::EngineFixture {
  protected:
-  EngineTest() {
-    log_ = std::make_shared<spdlog::logger>(
-        "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
-    os::InterfaceInfo eth0;
-    eth0.ifindex = 2;
-    eth0.name = "eth0";
-    eth0.mac = {0x02, 0, 0, 0, 0, 0x11};
-    eth0.running = true;
-    eth0.ipv4 = {ip("192.0.2.11")};
-    eth0.ipv6 = {ip("fe80::11"), ip("2001:db8::11")};
-    directory_.interfaces.push_back(eth0);
-  }
-
-  std::unique_ptr<Engine> make(const char* text, bool maintenance = false) {
-    EngineDeps deps{frames_,
-                    ip_,
-                    addresses_,
-                    directory_,
-                    [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
-                    log_};
-    return std::make_unique<Engine>(deps, parse(text), maintenance);
-  }
-
-  // Runs the engine's timers up to `until`, as the event loop would.
-  void runUntil(Engine& e, proto::TimePoint until) {
-    while (auto next = e.nextDeadline()) {
-      if (*next > until) break;
-      clock_.set(*next);
-      e.onDeadline(*next);
-    }
-    clock_.set(until);
-  }
-
   State stateOf(const Engine& e, int vhid) {
     for (const auto& v : e.vhids()) {
       if (v->config.vhid.value() == vhid) return v->machine.state();
@@ -127,42 +83,17 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
-  // A valid advertisement from a peer, signed with `pass` over `addresses`.
   std::vector<std::uint8_t> peerAdvert(int vhid, const char* pass,
                                        std::vector<proto::InterfaceAddress> addresses, int advbase,
                                        int advskew, int demote,
                                        proto::CarpCounter counter = {9, 9, 9, 9, 9, 9, 9, 9}) {
-    auto key = proto::SecretKey::fromPassphrase(pass);
-    auto signer = proto::HmacSigner::make(key, *proto::Vhid::make(vhid), addresses);
-    proto::CarpHeader h;
-    h.vhid = static_cast<std::uint8_t>(vhid);
-    h.advbase = static_cast<std::uint8_t>(advbase);
-    h.advskew = static_cast<std::uint8_t>(advskew);
-    h.demote = static_cast<std::uint8_t>(demote);
-    h.counter = counter;
-    h.digest = signer->sign(counter);
-    auto bytes = proto::encodeHeader(h);
-    return {bytes.begin(), bytes.end()};
-  }
-
-  void receive(Engine& e, const std::vector<std::uint8_t>& payload, std::uint8_t ttl = 255,
-               const char* source = "192.0.2.12") {
-    os::ReceivedPacket p{2, ip(source), ip("224.0.0.18"), ttl, payload};
-    e.onPacket(p, proto::Family::kIPv4, clock_.now());
+    return signedAdvert(vhid, pass, addresses, advbase, advskew, demote, counter);
   }
 
   std::vector<proto::InterfaceAddress> vhid1Addresses() {
     return {*config::parseInterfaceAddress("192.0.2.1/24"),
             *config::parseInterfaceAddress("2001:db8::1/64")};
   }
-
-  std::ostringstream log_text_;
-  std::shared_ptr<spdlog::logger> log_;
-  FakeClock clock_;
-  FakeFrameSender frames_;
-  FakeIpSender ip_;
-  FakeAddressManager addresses_;
-  FakeInterfaceDirectory directory_;
 };
 
 TEST_F(EngineTest, StartsBackupThenBecomesMasterAndAdvertisesWithTheVirtualMac) {

@@ -5,7 +5,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 
 #include <charconv>
 #include <map>
@@ -19,16 +18,12 @@
 #include "proto/header.h"
 #include "proto/hmac.h"
 #include "proto/timing.h"
+#include "support/engine_fixture.h"
 #include "support/fakes.h"
 
 namespace carp::daemon {
 namespace {
 
-using carp::testing::FakeAddressManager;
-using carp::testing::FakeClock;
-using carp::testing::FakeFrameSender;
-using carp::testing::FakeInterfaceDirectory;
-using carp::testing::FakeIpSender;
 using proto::State;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -56,8 +51,6 @@ groups = ["internal"]
 )";
 
 constexpr const char* kVersion = "1.2.3";
-
-proto::IpAddress ip(const char* text) { return *config::parseIpAddress(text); }
 
 std::vector<std::string> linesOf(const std::string& text) {
   std::vector<std::string> lines;
@@ -135,67 +128,16 @@ std::string validateExposition(const std::string& text) {
   return {};
 }
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public carp::testing::EngineFixture {
  protected:
-  MetricsTest() {
-    log_ =
-        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-    os::InterfaceInfo eth0;
-    eth0.ifindex = 2;
-    eth0.name = "eth0";
-    eth0.mac = {0x02, 0, 0, 0, 0, 0x11};
-    eth0.running = true;
-    eth0.ipv4 = {ip("192.0.2.11")};
-    eth0.ipv6 = {ip("fe80::11"), ip("2001:db8::11")};
-    directory_.interfaces.push_back(eth0);
-  }
-
-  std::unique_ptr<Engine> make(const char* text, bool maintenance = false) {
-    auto parsed = config::parseText(text, "test.toml");
-    EXPECT_TRUE(parsed.ok()) << (parsed.diagnostics.empty() ? ""
-                                                            : parsed.diagnostics[0].toString());
-    EngineDeps deps{frames_,
-                    ip_,
-                    addresses_,
-                    directory_,
-                    [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
-                    log_};
-    return std::make_unique<Engine>(deps, std::move(*parsed.config), maintenance);
-  }
-
-  void runUntil(Engine& e, proto::TimePoint until) {
-    while (auto next = e.nextDeadline()) {
-      if (*next > until) break;
-      clock_.set(*next);
-      e.onDeadline(*next);
-    }
-    clock_.set(until);
-  }
-
   // A valid advertisement from 192.0.2.12 signed with `pass`.
   void receive(Engine& e, int vhid, const char* pass, const char* address, int advskew,
                std::uint8_t ttl = 255, proto::CarpCounter counter = {9, 9, 9, 9, 9, 9, 9, 9}) {
-    const std::vector<proto::InterfaceAddress> addresses = {
-        *config::parseInterfaceAddress(address)};
-    auto signer = proto::HmacSigner::make(proto::SecretKey::fromPassphrase(pass),
-                                          *proto::Vhid::make(vhid), addresses);
-    proto::CarpHeader h;
-    h.vhid = static_cast<std::uint8_t>(vhid);
-    h.advbase = 1;
-    h.advskew = static_cast<std::uint8_t>(advskew);
-    h.counter = counter;
-    h.digest = signer->sign(counter);
-    const auto bytes = proto::encodeHeader(h);
-    os::ReceivedPacket p{2, ip("192.0.2.12"), ip("224.0.0.18"), ttl, {bytes.begin(), bytes.end()}};
-    e.onPacket(p, proto::Family::kIPv4, clock_.now());
+    EngineFixture::receive(
+        e,
+        signedAdvert(vhid, pass, {*config::parseInterfaceAddress(address)}, 1, advskew, 0, counter),
+        ttl);
   }
-
-  std::shared_ptr<spdlog::logger> log_;
-  FakeClock clock_;
-  FakeFrameSender frames_;
-  FakeIpSender ip_;
-  FakeAddressManager addresses_;
-  FakeInterfaceDirectory directory_;
 };
 
 TEST_F(MetricsTest, StatesSettingsAndCountersOfEveryVhid) {
