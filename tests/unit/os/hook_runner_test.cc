@@ -511,18 +511,29 @@ TEST_F(HookRunnerTest, ShutdownFinishesQueuedHooksWithinTheGraceThenKills) {
 }
 
 TEST_F(HookRunnerTest, DestructorKillsAndReapsRunningHooks) {
-  const std::string child_pid = (dir_ / "child").string();
-  const std::string hook = script("hook", "sleep 60 & echo $! > " + child_pid + "\nsleep 60");
+  // Each VHID's hook records its background child in a file of its own.
+  const std::string hook =
+      script("hook", "sleep 60 & echo $! > " + (dir_ / "child-").string() + "$CARP_VHID\nsleep 60");
+  const auto pidFile = [&](int vhid) {
+    return (dir_ / ("child-" + std::to_string(vhid))).string();
+  };
+  // The shell creates the file before it writes the PID: wait for a whole line.
+  const auto written = [&](int vhid) {
+    const std::string text = fs::exists(pidFile(vhid)) ? readFile(pidFile(vhid)) : std::string();
+    return !text.empty() && text.back() == '\n';
+  };
   {
     HookRunner runner(loop_, {hook}, "", 30s, log_);
     runner.onTransition(event(1, "BACKUP", "MASTER", "x"));
     runner.onTransition(event(2, "BACKUP", "MASTER", "x"));
-    ASSERT_TRUE(runUntil([&] { return fs::exists(child_pid); }));
+    ASSERT_TRUE(runUntil([&] { return written(1) && written(2); }));
     EXPECT_EQ(runner.running(), 2u);
   }
   EXPECT_EQ(children(), std::vector<int>{});
-  const int child = std::stoi(readFile(child_pid));
-  EXPECT_TRUE(runUntil([&] { return deadOrZombie(child); }, 2s));
+  for (int vhid : {1, 2}) {
+    const int child = std::stoi(readFile(pidFile(vhid)));
+    EXPECT_TRUE(runUntil([&] { return deadOrZombie(child); }, 2s)) << "vhid " << vhid;
+  }
   EXPECT_NE(logText().find("killed: carpd is exiting"), std::string::npos);
 }
 
