@@ -279,7 +279,8 @@ TEST_F(AddressManagerTest, WithoutVmacAddressesGoOnTheParentAndSysctlsStay) {
   const std::vector addresses{prefix("198.51.100.7", 24), prefix("2001:db8:1::7", 64)};
   ASSERT_TRUE(ok(manager.add(binding(3, false), addresses)));
   for (const auto& address : addresses) {
-    const AddressMessage* found = findAddress(addressesOn(parent_), address);
+    const auto on_parent = addressesOn(parent_);  // `found` points into it
+    const AddressMessage* found = findAddress(on_parent, address);
     ASSERT_NE(found, nullptr);
     EXPECT_TRUE(found->carpdTagged());
   }
@@ -296,7 +297,8 @@ TEST_F(AddressManagerTest, NeverRemovesAnAddressItDidNotPutThere) {
   NetlinkAddressManager manager;
   const std::vector addresses{prefix("203.0.113.5", 24)};
   ASSERT_TRUE(ok(manager.add(binding(4, false), addresses)));  // already there: fine, not retagged
-  const AddressMessage* found = findAddress(addressesOn(parent_), addresses[0]);
+  const auto on_parent = addressesOn(parent_);                 // `found` points into it
+  const AddressMessage* found = findAddress(on_parent, addresses[0]);
   ASSERT_NE(found, nullptr);
   EXPECT_FALSE(found->carpdTagged());
   ASSERT_TRUE(ok(manager.remove(binding(4, false), addresses)));
