@@ -10,14 +10,22 @@
 
 #include "app/shell.h"
 #include "config/config.h"
+#include "os/linux/journal_sink.h"
 
 namespace {
 
 std::shared_ptr<spdlog::logger> makeLogger(const std::string& level, bool verbose) {
-  auto log =
-      std::make_shared<spdlog::logger>("carpd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-  // journald adds its own timestamps; a terminal gets ours.
-  log->set_pattern(std::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  // Under systemd, lines go to the journal with CARP_INTERFACE/CARP_VHID fields and journald's
+  // own timestamps; elsewhere to stderr with ours.
+  const bool journal = carp::os::lnx::stderrIsJournal();
+  spdlog::sink_ptr sink;
+  if (journal) {
+    sink = std::make_shared<carp::os::lnx::JournalSink>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  }
+  auto log = std::make_shared<spdlog::logger>("carpd", std::move(sink));
+  log->set_pattern(journal ? "%v" : "%Y-%m-%dT%H:%M:%S.%e %l: %v");
   log->set_level(verbose ? spdlog::level::debug : spdlog::level::from_str(level));
   log->flush_on(spdlog::level::trace);
   return log;
