@@ -42,6 +42,14 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
   deps.on_transition = [this](const daemon::TransitionEvent& e) {
     hooks_->onTransition(toHookEvent(e));
   };
+  try {
+    std::filesystem::create_directories(config.global.state_dir);
+    master_record_ = std::make_unique<os::lnx::FileMasterRecord>(
+        std::filesystem::path(config.global.state_dir) / "masters", os::lnx::currentBootId());
+    deps.master_record = master_record_.get();
+  } catch (const std::exception& e) {
+    log_->warn("no quick resume after a crash: {}", e.what());
+  }
   engine_ = std::make_unique<daemon::Engine>(deps, std::move(config), maintenance);
   control_ = std::make_unique<daemon::ControlHandler>(*engine_, clock_, maintenance_store_,
                                                       [this] { return reload(); });

@@ -16,6 +16,7 @@
 #include "os/linux/carp_socket.h"
 #include "os/linux/control_listener.h"
 #include "os/linux/event_loop.h"
+#include "os/linux/file_master_record.h"
 #include "os/linux/hook_runner.h"
 #include "os/linux/http_listener.h"
 #include "os/linux/monotonic_clock.h"
@@ -55,6 +56,7 @@ class Shell {
   os::lnx::PacketSocketSender frames_;
   os::lnx::RawIpSender ip_;
   daemon::MaintenanceStore maintenance_store_;
+  std::unique_ptr<os::lnx::FileMasterRecord> master_record_;  // null when state_dir is unusable
   std::unique_ptr<daemon::Engine> engine_;
   std::unique_ptr<daemon::ControlHandler> control_;
   std::unique_ptr<os::lnx::ControlListener> listener_;

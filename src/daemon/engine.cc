@@ -144,6 +144,16 @@ void Engine::start(proto::TimePoint now) {
   for (auto& v : vhids_) attachAndStart(*v, now);
 }
 
+proto::Duration resumeWindow(proto::AdvBase advbase) noexcept {
+  return std::chrono::seconds(2LL * advbase.seconds());
+}
+
+bool Engine::mayResume(const VhidRuntime& v, proto::TimePoint now) const noexcept {
+  if (deps_.master_record == nullptr) return false;
+  const auto last = deps_.master_record->lastMasterAdvert(v.config.interface, v.config.vhid);
+  return last && *last <= now && now - *last < resumeWindow(v.config.advbase);
+}
+
 void Engine::attachAndStart(VhidRuntime& v, proto::TimePoint now) {
   if (auto attached = deps_.addresses.attach(v.binding); !attached) {
     deps_.log->error("{}: cannot prepare the virtual MAC interface: {}", vhidName(v),
@@ -152,7 +162,7 @@ void Engine::attachAndStart(VhidRuntime& v, proto::TimePoint now) {
   if (maintenance_) dispatch(v, proto::event::Maintenance{true}, now);
   dispatch(v, proto::event::DemotionChanged{groups_.demoteFor(v.config.groups)}, now);
   if (!v.iface->info.running) deps_.log->warn("{}: {} has no link", vhidName(v), v.iface->name);
-  dispatch(v, proto::event::Start{v.iface->info.running}, now);
+  dispatch(v, proto::event::Start{v.iface->info.running, mayResume(v, now)}, now);
 }
 
 void Engine::stopVhid(VhidRuntime& v, proto::TimePoint now) noexcept {
@@ -177,6 +187,10 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
   for (const proto::Action& a : actions) {
     if (const auto* send = std::get_if<action::SendAdvert>(&a)) {
       const bool ok = sendAdvert(v, *send);
+      if (ok && !send->bow_out && deps_.master_record != nullptr &&
+          v.machine.state() == State::kMaster) {
+        deps_.master_record->masterAdvertised(v.config.interface, v.config.vhid, now);
+      }
       dispatch(v, proto::event::SendResult{ok}, now);
     } else if (const auto* arm = std::get_if<action::ArmTimer>(&a)) {
       timers_.arm({v.id, arm->timer}, arm->at);
@@ -193,6 +207,9 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
                       proto::toString(t->to), proto::toString(t->reason));
       v.since = deps_.wall_clock();
       ++v.transitions[t->reason];
+      if (t->from == State::kMaster && deps_.master_record != nullptr) {
+        deps_.master_record->masterLeft(v.config.interface, v.config.vhid);
+      }
       if (deps_.on_transition) {
         deps_.on_transition(TransitionEvent{v.config.interface, v.config.vhid.value(), t->from,
                                             t->to, t->reason, v.since});

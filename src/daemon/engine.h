@@ -24,6 +24,7 @@
 #include "daemon/timer_queue.h"
 #include "os/address_manager.h"
 #include "os/interfaces.h"
+#include "os/master_record.h"
 #include "os/packet_io.h"
 #include "proto/hmac.h"
 #include "proto/state_machine.h"
@@ -52,7 +53,17 @@ struct EngineDeps {
   std::shared_ptr<spdlog::logger> log;
   // Called after every transition (hooks); may be empty. Must not block.
   std::function<void(const TransitionEvent&)> on_transition = {};
+  // Remembers MASTER advertisements across a crash, so that a restart takes them back; may be
+  // null (no resume).
+  os::MasterRecord* master_record = nullptr;
 };
+
+// How soon after its last advertisement as MASTER a restarted carpd may take a VHID back
+// without waiting: two advertisement intervals, one less than the shortest master-down
+// interval a peer with the same advbase can have (3 x advbase, at advskew 0, on OpenBSD and
+// FreeBSD alike), so that no backup can have taken over meanwhile. Zero in the sub-second
+// mode (advbase 0), where there is no such margin.
+proto::Duration resumeWindow(proto::AdvBase advbase) noexcept;
 
 struct InterfaceRuntime;
 
@@ -145,6 +156,8 @@ class Engine {
   std::unique_ptr<VhidRuntime> makeVhid(config::VhidConfig config);
   InterfaceRuntime& interfaceFor(const std::string& name);
   void attachAndStart(VhidRuntime& v, proto::TimePoint now);
+  // The VHID was MASTER in a carpd that died within resumeWindow() of now.
+  bool mayResume(const VhidRuntime& v, proto::TimePoint now) const noexcept;
   void stopVhid(VhidRuntime& v, proto::TimePoint now) noexcept;
   void dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoint now) noexcept;
   void apply(VhidRuntime& v, const proto::ActionList& actions, proto::TimePoint now) noexcept;

@@ -17,7 +17,7 @@ using proto::State;
 constexpr std::array kReasons = {
     Reason::kStarted,     Reason::kMasterDown, Reason::kPreempt,  Reason::kPeerDemoted,
     Reason::kPeerTooSlow, Reason::kPeerBetter, Reason::kLinkDown, Reason::kForced,
-    Reason::kMaintenance, Reason::kStopped,
+    Reason::kMaintenance, Reason::kStopped,    Reason::kResumed,
 };
 constexpr std::array kStates = {State::kInit, State::kBackup, State::kMaster};
 // The daemon-wide drop counters (struct carpstats), in the order netstat -s -p carp shows them.
@@ -139,6 +139,8 @@ const char* metricsLabel(Reason reason) noexcept {
       return "maintenance";
     case Reason::kStopped:
       return "stopped";
+    case Reason::kResumed:
+      return "resumed";
   }
   return "unknown";
 }

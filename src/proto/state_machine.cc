@@ -46,6 +46,8 @@ const char* toString(Reason reason) noexcept {
       return "maintenance mode";
     case Reason::kStopped:
       return "stopped";
+    case Reason::kResumed:
+      return "resumed: MASTER before a restart, within the master-down interval";
   }
   return "?";
 }
@@ -96,6 +98,11 @@ void VhidMachine::onStart(const event::Start& e, TimePoint now, ActionList& out)
       link_suppressed_ = true;
       out.push(action::AdjustDemotion{+1, DemotionCause::kLinkDown});
     }
+    return;
+  }
+  // A host in maintenance or demoted would hand over again at once: let it start as BACKUP.
+  if (e.resume_master && !maintenance_ && demote_.value() == 0) {
+    becomeMaster(Reason::kResumed, now, out);
     return;
   }
   becomeBackup(Reason::kStarted, now, out);

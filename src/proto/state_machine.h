@@ -28,6 +28,7 @@ enum class Reason : std::uint8_t {
   kForced,       // carpctl state
   kMaintenance,  // carpctl maintenance on
   kStopped,      // graceful stop
+  kResumed,      // restarted soon after dying as MASTER, before any backup could take over
 };
 const char* toString(Reason reason) noexcept;
 
@@ -50,6 +51,10 @@ struct VhidSettings {
 namespace event {
 struct Start {
   bool link_up = true;
+  // This host was MASTER when its previous daemon died, so recently that no backup's
+  // master-down interval can have run out (the daemon checks): take MASTER back at once
+  // instead of waiting as BACKUP for a master that will never advertise again.
+  bool resume_master = false;
 };
 struct Stop {};
 // A valid advertisement for this VHID (already checked for TTL, checksum, HMAC, loop).

@@ -8,7 +8,11 @@
 (b) carpd on the MASTER is killed with SIGKILL and started again within a second, as systemd's
     Restart= would. The killed daemon's kernel state (macvlan up, addresses) survives it; the
     requirement is that the segment never has the address twice: at no 50 ms sample may both
-    hosts hold 192.0.2.1 on an interface that is up.
+    hosts hold 192.0.2.1 on an interface that is up. Restarted within two advertisement
+    intervals of its last advertisement, h1 takes MASTER back at once (reason "resumed"): h2
+    never takes over and the client loses well under a second, not a master-down interval.
+(c) Restarted later than that, h1 must not resume (h2 may be about to take over): it starts
+    as BACKUP and h2 takes over at its master-down deadline, as before.
 """
 
 import json
@@ -177,6 +181,12 @@ class PartitionTest(NetnsTestCase):
 
         self.assertTrue(h1.alive() and ds["h2"].alive())
         self.assertEqual(sum(1 for v in states.values() if v == "MASTER"), 1, states)
+        # the quick resume: h1 takes MASTER back, h2 never takes over, the client barely notices
+        self.assertEqual(states, {"h1": "MASTER", "h2": "BACKUP"})
+        self.assertIn("INIT -> MASTER (resumed", h1.log_text().rsplit("==== ", 1)[-1])
+        self.assertNotIn("-> MASTER", ds["h2"].log_text())
+        self.assertTrue(res.recovered, res.summary())
+        self.assertLess(res.max_gap_ms, 1000, res.summary())
         self.assertFalse(overlap_up, "duplicate address on the segment: both hosts held "
                          f"192.0.2.1 on an up interface during {overlap_up} (s since start)")
         self.assertFalse(overlap_any, "both hosts held 192.0.2.1 (one on a down interface) "
@@ -186,6 +196,24 @@ class PartitionTest(NetnsTestCase):
         self.assertTrue(s.has_address(master, s.vip4(1)))
         self.assertFalse(s.has_address(other, s.vip4(1)), s.addresses(other))
         self.assertTrue(s.client_ping(s.vip4(1), count=2))
+
+    def test_late_restart_of_the_master_waits_as_backup(self):
+        s = self.seg
+        ds = self.start_hosts({"h1": 0, "h2": 100}, preempt=False)
+        ds["h1"].kill9()
+        time.sleep(2.6)  # past h1's resume window (2 x advbase), before h2's master-down (4.2 s)
+        cfg = ds["h1"].config_text
+        s.daemons.pop("h1")
+        h1 = s.start_carpd("h1", cfg, wait=True)
+        self.assertTrue(wait_until(lambda: ds["h2"].state() == "MASTER", SPLIT_TIMEOUT),
+                        ds["h2"].log_tail())
+        time.sleep(1.0)
+        log(f"late restart: h1 {h1.state()}, h2 {ds['h2'].state()}")
+        self.assertEqual(h1.state(), "BACKUP", h1.log_tail())
+        restarted = h1.log_text().rsplit("==== ", 1)[-1]  # the log of the second run only
+        self.assertNotIn("resumed", restarted)
+        self.assertIn("INIT -> BACKUP (started)", restarted)
+        self.assertFalse(s.has_address("h1", s.vip4(1)), s.addresses("h1"))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,35 @@ TEST(StateMachine, StartWithoutLinkStaysInitAndDemotesOnce) {
   EXPECT_EQ(firstOf<action::AdjustDemotion>(a)->delta, -1);
 }
 
+TEST(StateMachine, StartWithResumeTakesMasterBackAtOnce) {
+  VhidMachine m(vhidSettings(1, 1, 100));
+  ActionList a = m.handle(event::Start{true, true}, kT0);
+  EXPECT_EQ(m.state(), State::kMaster);
+  ASSERT_NE(transitionIn(a), nullptr);
+  EXPECT_EQ(transitionIn(a)->from, State::kInit);
+  EXPECT_EQ(transitionIn(a)->reason, Reason::kResumed);
+  EXPECT_EQ(countOf<action::AddAddresses>(a), 1);
+  EXPECT_EQ(countOf<action::Announce>(a), 1);
+  ASSERT_NE(firstOf<action::SendAdvert>(a), nullptr);
+  EXPECT_FALSE(firstOf<action::SendAdvert>(a)->bow_out);
+}
+
+TEST(StateMachine, ResumeIsIgnoredWithoutLinkInMaintenanceOrWhenDemoted) {
+  VhidMachine no_link(vhidSettings(1, 1, 0));
+  no_link.handle(event::Start{false, true}, kT0);
+  EXPECT_EQ(no_link.state(), State::kInit);
+
+  VhidMachine maintenance(vhidSettings(1, 1, 0));
+  maintenance.handle(event::Maintenance{true}, kT0);
+  maintenance.handle(event::Start{true, true}, kT0);
+  EXPECT_EQ(maintenance.state(), State::kBackup);
+
+  VhidMachine demoted(vhidSettings(1, 1, 0));
+  demoted.handle(event::DemotionChanged{Demote::fromSum(1)}, kT0);
+  demoted.handle(event::Start{true, true}, kT0);
+  EXPECT_EQ(demoted.state(), State::kBackup);
+}
+
 TEST(StateMachine, MasterDownTimerMakesMasterWithAdvertAddressesAndAnnouncement) {
   VhidMachine m = backupMachine(vhidSettings(1, 1, 0));
   const TimePoint t = kT0 + seconds(3);
