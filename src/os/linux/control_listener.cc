@@ -1,6 +1,5 @@
 #include "os/linux/control_listener.h"
 
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,13 +14,7 @@
 namespace carp::os::lnx {
 namespace {
 
-constexpr std::uint64_t kListenerId = 0;
 constexpr int kBacklog = 16;
-constexpr std::size_t kReadChunk = 4096;
-// Bounded per round, like the packet receivers, so that a connection storm cannot starve the
-// protocol timers.
-constexpr int kMaxAcceptsPerRound = 16;
-constexpr int kMaxEventsPerRound = 32;
 
 sockaddr_un unixAddress(const std::filesystem::path& path) {
   sockaddr_un address{};
@@ -80,9 +73,9 @@ ControlListener::ControlListener(std::filesystem::path path, Handler handler)
   createParents(path_.parent_path());
   removeStale(path_, address);
 
-  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) throwErrno("socket(AF_UNIX)");
-  if (::bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+  UniqueFd listening(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!listening) throwErrno("socket(AF_UNIX)");
+  if (::bind(listening.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     throwErrno("bind " + path_.native());
   }
   struct stat info {};
@@ -94,26 +87,23 @@ ControlListener::ControlListener(std::filesystem::path path, Handler handler)
   }
   socket_device_ = info.st_dev;
   socket_inode_ = info.st_ino;
-  if (::listen(listen_fd_.get(), kBacklog) != 0) {
+  if (::listen(listening.get(), kBacklog) != 0) {
     const int error = errno;
     ::unlink(path_.c_str());
     throwErrno("listen " + path_.native(), error);
   }
-
-  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = kListenerId;
-  if (!epoll_fd_ || ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, listen_fd_.get(), &event) != 0) {
-    const int error = errno;
+  try {
+    server_ = std::make_unique<ConnectionServer>(
+        std::move(listening), ConnectionServer::Options{kMaxConnections, std::nullopt, false},
+        [this](std::string& input, bool end_of_input) { return onInput(input, end_of_input); });
+  } catch (...) {
     ::unlink(path_.c_str());
-    throwErrno("epoll for " + path_.native(), error);
+    throw;
   }
 }
 
 ControlListener::~ControlListener() {
-  connections_.clear();  // closing a connection's fd also takes it out of the epoll set
-  listen_fd_.reset();
+  server_.reset();  // closes every connection and the listening socket
   // Only our own file: if another carpd replaced it meanwhile, the path is now its socket.
   struct stat info {};
   if (::stat(path_.c_str(), &info) == 0 && info.st_dev == socket_device_ &&
@@ -122,99 +112,22 @@ ControlListener::~ControlListener() {
   }
 }
 
-void ControlListener::onReadable() {
-  std::array<epoll_event, kMaxEventsPerRound> events{};
-  int count;
-  do {
-    count = ::epoll_wait(epoll_fd_.get(), events.data(), kMaxEventsPerRound, 0);
-  } while (count < 0 && errno == EINTR);
-  for (int i = 0; i < count; ++i) {
-    const std::uint64_t id = events[i].data.u64;
-    if (id == kListenerId) {
-      acceptAll();
-      continue;
-    }
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;  // closed earlier in this round
-    Connection& connection = it->second;
-    const bool keep =
-        connection.responding ? writeResponse(connection) : readRequest(id, connection);
-    if (!keep) close(id);
+RequestVerdict ControlListener::onInput(std::string& input, bool end_of_input) const {
+  std::size_t end = input.find('\n');
+  if (end == std::string::npos) {
+    if (input.size() > kMaxRequestBytes) return RequestVerdict::close();
+    if (!end_of_input) return RequestVerdict::wait();
+    // End of file without a newline: the line is what was sent, if anything.
+    if (input.empty()) return RequestVerdict::close();
+    end = input.size();
   }
-}
-
-void ControlListener::acceptAll() {
-  for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
-    UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!client) return;  // EAGAIN, or an error of that one connection (ECONNABORTED, EMFILE)
-    if (connections_.size() >= kMaxConnections) close(connections_.begin()->first);
-    const std::uint64_t id = next_id_++;
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = id;
-    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, client.get(), &event) != 0) continue;
-    connections_.emplace(id, Connection{std::move(client), {}, {}, 0, false});
-  }
-}
-
-bool ControlListener::readRequest(std::uint64_t id, Connection& connection) {
-  std::array<char, kReadChunk> chunk;
-  for (;;) {
-    const ssize_t length = ::recv(connection.fd.get(), chunk.data(), chunk.size(), 0);
-    if (length < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;  // wait for more, or a broken client
-    }
-    const std::size_t scan_from = connection.input.size();
-    connection.input.append(chunk.data(), static_cast<std::size_t>(length));
-    std::size_t end = connection.input.find('\n', scan_from);
-    if (end == std::string::npos) {
-      if (connection.input.size() > kMaxRequestBytes) return false;
-      if (length > 0) continue;
-      // End of file without a newline: the line is what was sent, if anything.
-      if (connection.input.empty()) return false;
-      end = connection.input.size();
-    }
-    if (end > kMaxRequestBytes) return false;
-    std::string_view line(connection.input.data(), end);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    try {
-      connection.output = handler_(line);
-    } catch (...) {
-      return false;
-    }
-    connection.output.push_back('\n');
-    connection.input.clear();
-    connection.responding = true;
-    epoll_event event{};
-    event.events = EPOLLOUT;
-    event.data.u64 = id;
-    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, connection.fd.get(), &event) != 0) {
-      return false;
-    }
-    return writeResponse(connection);
-  }
-}
-
-bool ControlListener::writeResponse(Connection& connection) {
-  while (connection.written < connection.output.size()) {
-    // MSG_NOSIGNAL: a client that went away must not kill the daemon with SIGPIPE.
-    const ssize_t sent = ::send(connection.fd.get(), connection.output.data() + connection.written,
-                                connection.output.size() - connection.written, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;
-    }
-    connection.written += static_cast<std::size_t>(sent);
-  }
-  return false;  // all sent: one request per connection
-}
-
-void ControlListener::close(std::uint64_t id) noexcept {
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return;
-  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
-  connections_.erase(it);
+  if (end > kMaxRequestBytes) return RequestVerdict::close();
+  std::string_view line(input.data(), end);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  // An exception from the handler closes the connection without a response.
+  std::string response = handler_(line);
+  response.push_back('\n');
+  return RequestVerdict::respond(std::move(response));
 }
 
 }  // namespace carp::os::lnx

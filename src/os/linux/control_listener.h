@@ -8,18 +8,18 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "os/linux/connection_server.h"
 #include "os/linux/fd.h"
 
 namespace carp::os::lnx {
 
-// A UNIX stream socket at a path, served without ever blocking the daemon: all connections
-// are non-blocking and live in an epoll set of their own, whose fd() the daemon's EventLoop
-// watches like any socket. A client that connects and stalls costs one slot, and the oldest
-// connection is dropped when all slots are in use.
+// A UNIX stream socket at a path, served without ever blocking the daemon (ConnectionServer).
+// A client that connects and stalls costs one slot, and the oldest connection is dropped when
+// all slots are in use.
 //
 // Protocol: the client sends one line (up to kMaxRequestBytes, '\n'-terminated; a trailing
 // '\r' is removed; end-of-file also ends the line). The handler's result is sent back
@@ -46,41 +46,24 @@ class ControlListener {
   ControlListener& operator=(const ControlListener&) = delete;
 
   // Readable whenever there is a connection to accept or a client to read from or write to.
-  int fd() const noexcept { return epoll_fd_.get(); }
+  int fd() const noexcept { return server_->fd(); }
 
   // Does all the work that is ready now without blocking: accepts, reads, calls the handler,
   // writes. Call it whenever fd() is readable.
-  void onReadable();
+  void onReadable() { server_->onReadable(); }
 
   const std::filesystem::path& path() const noexcept { return path_; }
-  std::size_t connectionCount() const noexcept { return connections_.size(); }
+  std::size_t connectionCount() const noexcept { return server_->connectionCount(); }
 
  private:
-  struct Connection {
-    UniqueFd fd;
-    std::string input;
-    std::string output;
-    std::size_t written = 0;
-    bool responding = false;
-  };
-
-  void acceptAll();
-  // Each returns false when the connection is finished and must be closed.
-  bool readRequest(std::uint64_t id, Connection& connection);
-  bool writeResponse(Connection& connection);
-  void close(std::uint64_t id) noexcept;
+  // One line in, the handler's answer and '\n' out.
+  RequestVerdict onInput(std::string& input, bool end_of_input) const;
 
   std::filesystem::path path_;
   Handler handler_;
-  UniqueFd epoll_fd_;
-  UniqueFd listen_fd_;
   dev_t socket_device_ = 0;
   ino_t socket_inode_ = 0;
-  // Keyed by accept order, which is also the epoll event's data: the oldest is begin(), and an
-  // event for a connection closed earlier in the same round cannot reach a new connection
-  // that got the same fd number. 0 is the listening socket.
-  std::map<std::uint64_t, Connection> connections_;
-  std::uint64_t next_id_ = 1;
+  std::unique_ptr<ConnectionServer> server_;
 };
 
 }  // namespace carp::os::lnx

@@ -2,9 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,16 +15,7 @@
 namespace carp::os::lnx {
 namespace {
 
-constexpr std::uint64_t kListenerId = 0;
-constexpr std::uint64_t kTimerId = ~std::uint64_t{0};
 constexpr int kBacklog = 16;
-constexpr std::size_t kReadChunk = 4096;
-// What a client may still send after its response before we stop waiting for its close.
-constexpr std::size_t kMaxDrainBytes = std::size_t{64} * 1024;
-// Bounded per round, like the packet receivers, so that a connection storm cannot starve the
-// protocol timers.
-constexpr int kMaxAcceptsPerRound = 16;
-constexpr int kMaxEventsPerRound = 32;
 
 constexpr std::string_view kIndexPage =
     "<!DOCTYPE html>\n<html><head><title>carpd</title></head>\n"
@@ -150,16 +139,14 @@ std::string errorResponse(std::string_view status, std::string_view extra_header
 
 HttpListener::HttpListener(const proto::IpAddress& address, std::uint16_t port,
                            Renderer render_metrics, std::chrono::milliseconds timeout)
-    : render_metrics_(std::move(render_metrics)),
-      timeout_(timeout),
-      name_(describe(address, port)) {
+    : render_metrics_(std::move(render_metrics)), name_(describe(address, port)) {
   const std::string what = "metrics listener " + name_;
   const bool v4 = address.family == proto::Family::kIPv4;
-  listen_fd_.reset(
+  UniqueFd listening(
       ::socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-  if (!listen_fd_) throwErrno(what + ": socket");
+  if (!listening) throwErrno(what + ": socket");
   const int on = 1;
-  if (::setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+  if (::setsockopt(listening.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
     throwErrno(what + ": SO_REUSEADDR");
   }
   sockaddr_storage storage{};
@@ -171,7 +158,7 @@ HttpListener::HttpListener(const proto::IpAddress& address, std::uint16_t port,
     std::memcpy(&in->sin_addr, address.bytes.data(), 4);
     length = sizeof *in;
   } else {
-    if (::setsockopt(listen_fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
+    if (::setsockopt(listening.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
       throwErrno(what + ": IPV6_V6ONLY");
     }
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
@@ -180,120 +167,47 @@ HttpListener::HttpListener(const proto::IpAddress& address, std::uint16_t port,
     std::memcpy(&in6->sin6_addr, address.bytes.data(), 16);
     length = sizeof *in6;
   }
-  if (::bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
+  if (::bind(listening.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
     throwErrno(what + ": bind");
   }
-  if (::listen(listen_fd_.get(), kBacklog) != 0) throwErrno(what + ": listen");
+  if (::listen(listening.get(), kBacklog) != 0) throwErrno(what + ": listen");
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  if (::getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
+  if (::getsockname(listening.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
     throwErrno(what + ": getsockname");
   }
   port_ = ntohs(v4 ? reinterpret_cast<const sockaddr_in*>(&bound)->sin_port
                    : reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port);
   name_ = describe(address, port_);
 
-  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_fd_) throwErrno(what + ": epoll_create1");
-  timer_fd_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-  if (!timer_fd_) throwErrno(what + ": timerfd_create");
-  for (const auto& [fd, id] :
-       {std::pair{listen_fd_.get(), kListenerId}, std::pair{timer_fd_.get(), kTimerId}}) {
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = id;
-    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event) != 0) throwErrno(what + ": epoll");
-  }
+  server_ = std::make_unique<ConnectionServer>(
+      std::move(listening), ConnectionServer::Options{kMaxConnections, timeout, true},
+      [this](std::string& input, bool end_of_input) { return onInput(input, end_of_input); });
 }
 
 HttpListener::~HttpListener() = default;
 
-void HttpListener::onReadable() {
-  std::array<epoll_event, kMaxEventsPerRound> events{};
-  int count;
-  do {
-    count = ::epoll_wait(epoll_fd_.get(), events.data(), kMaxEventsPerRound, 0);
-  } while (count < 0 && errno == EINTR);
-  for (int i = 0; i < count; ++i) {
-    const std::uint64_t id = events[i].data.u64;
-    if (id == kListenerId) {
-      acceptAll();
-      continue;
-    }
-    if (id == kTimerId) {
-      std::uint64_t expirations = 0;
-      (void)!::read(timer_fd_.get(), &expirations, sizeof expirations);
-      continue;  // closeExpired below
-    }
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;  // closed earlier in this round
-    Connection& connection = it->second;
-    bool keep = false;
-    switch (connection.phase) {
-      case Phase::kReading:
-        keep = readRequest(id, connection);
-        break;
-      case Phase::kWriting:
-        keep = writeResponse(id, connection);
-        break;
-      case Phase::kDraining:
-        keep = drain(connection);
-        break;
-    }
-    if (!keep) close(id);
+RequestVerdict HttpListener::onInput(std::string& input, bool end_of_input) const {
+  // Empty lines before the request line are to be ignored (RFC 9112 2.2).
+  const std::size_t start = input.find_first_not_of("\r\n");
+  input.erase(0, std::min(start, input.size()));
+  if (end_of_input) {
+    // The client half-closed before the empty line that ends a request.
+    if (input.empty()) return RequestVerdict::close();
+    return RequestVerdict::respond(errorResponse("400 Bad Request"));
   }
-  closeExpired();
-  armTimer();
+  const auto end = headEnd(input);
+  if (!end) {
+    if (input.size() > kMaxRequestBytes) {
+      return RequestVerdict::respond(errorResponse("400 Bad Request"));
+    }
+    return RequestVerdict::wait();
+  }
+  if (*end > kMaxRequestBytes) return RequestVerdict::respond(errorResponse("400 Bad Request"));
+  return RequestVerdict::respond(handle(std::string_view(input).substr(0, *end)));
 }
 
-void HttpListener::acceptAll() {
-  for (int i = 0; i < kMaxAcceptsPerRound; ++i) {
-    UniqueFd client(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    if (!client) return;  // EAGAIN, or an error of that one connection (ECONNABORTED, EMFILE)
-    if (connections_.size() >= kMaxConnections) close(connections_.begin()->first);
-    const std::uint64_t id = next_id_++;
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = id;
-    if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, client.get(), &event) != 0) continue;
-    Connection connection;
-    connection.fd = std::move(client);
-    connection.deadline = Clock::now() + timeout_;
-    connections_.emplace(id, std::move(connection));
-  }
-}
-
-bool HttpListener::readRequest(std::uint64_t id, Connection& connection) {
-  std::array<char, kReadChunk> chunk{};
-  for (;;) {
-    const ssize_t length = ::recv(connection.fd.get(), chunk.data(), chunk.size(), 0);
-    if (length < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;  // wait for more, or a broken client
-    }
-    if (length == 0) {
-      // The client half-closed before the empty line that ends a request.
-      if (connection.input.empty()) return false;
-      return respond(id, connection, errorResponse("400 Bad Request"));
-    }
-    connection.input.append(chunk.data(), static_cast<std::size_t>(length));
-    // Empty lines before the request line are to be ignored (RFC 9112 2.2).
-    const std::size_t start = connection.input.find_first_not_of("\r\n");
-    connection.input.erase(0, std::min(start, connection.input.size()));
-    const auto end = headEnd(connection.input);
-    if (!end) {
-      if (connection.input.size() > kMaxRequestBytes) {
-        return respond(id, connection, errorResponse("400 Bad Request"));
-      }
-      continue;
-    }
-    if (*end > kMaxRequestBytes) return respond(id, connection, errorResponse("400 Bad Request"));
-    std::string reply = handle(std::string_view(connection.input).substr(0, *end));
-    return respond(id, connection, std::move(reply));
-  }
-}
-
-std::string HttpListener::handle(std::string_view head) {
+std::string HttpListener::handle(std::string_view head) const {
   const auto request = parseHead(head);
   if (!request) return errorResponse("400 Bad Request");
   const bool get = request->method == "GET";
@@ -309,84 +223,6 @@ std::string HttpListener::handle(std::string_view head) {
   }
   if (request->path == "/") return response("200 OK", "text/html; charset=utf-8", kIndexPage, get);
   return errorResponse("404 Not Found");
-}
-
-bool HttpListener::respond(std::uint64_t id, Connection& connection, std::string response) {
-  connection.output = std::move(response);
-  connection.written = 0;
-  connection.input.clear();
-  connection.input.shrink_to_fit();
-  connection.phase = Phase::kWriting;
-  epoll_event event{};
-  event.events = EPOLLOUT;
-  event.data.u64 = id;
-  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, connection.fd.get(), &event) != 0) return false;
-  return writeResponse(id, connection);
-}
-
-bool HttpListener::writeResponse(std::uint64_t id, Connection& connection) {
-  while (connection.written < connection.output.size()) {
-    // MSG_NOSIGNAL: a client that went away must not kill the daemon with SIGPIPE.
-    const ssize_t sent = ::send(connection.fd.get(), connection.output.data() + connection.written,
-                                connection.output.size() - connection.written, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;
-    }
-    connection.written += static_cast<std::size_t>(sent);
-  }
-  connection.output.clear();
-  connection.output.shrink_to_fit();
-  // Our FIN goes out after the response; the client's close then ends the connection.
-  if (::shutdown(connection.fd.get(), SHUT_WR) != 0) return false;
-  connection.phase = Phase::kDraining;
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u64 = id;
-  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, connection.fd.get(), &event) != 0) return false;
-  return drain(connection);
-}
-
-bool HttpListener::drain(Connection& connection) {
-  std::array<char, kReadChunk> chunk{};
-  for (;;) {
-    const ssize_t length = ::recv(connection.fd.get(), chunk.data(), chunk.size(), 0);
-    if (length < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK;
-    }
-    if (length == 0) return false;  // the client closed: done
-    connection.drained += static_cast<std::size_t>(length);
-    if (connection.drained > kMaxDrainBytes) return false;
-  }
-}
-
-void HttpListener::closeExpired() {
-  const auto now = Clock::now();
-  while (!connections_.empty() && connections_.begin()->second.deadline <= now) {
-    close(connections_.begin()->first);
-  }
-}
-
-void HttpListener::armTimer() noexcept {
-  itimerspec spec{};  // all zero: disarmed
-  if (!connections_.empty()) {
-    const auto since_epoch = connections_.begin()->second.deadline.time_since_epoch();
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-    spec.it_value.tv_sec = static_cast<time_t>(seconds.count());
-    spec.it_value.tv_nsec = static_cast<long>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - seconds).count());
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-  }
-  // steady_clock is CLOCK_MONOTONIC on Linux, so its time points are the timer's time base.
-  ::timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
-}
-
-void HttpListener::close(std::uint64_t id) noexcept {
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return;
-  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
-  connections_.erase(it);
 }
 
 }  // namespace carp::os::lnx

@@ -5,18 +5,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "os/linux/connection_server.h"
 #include "os/linux/fd.h"
 #include "proto/address.h"
 
 namespace carp::os::lnx {
 
-// Serves GET (and HEAD) on one TCP address without ever blocking the daemon, the way
-// ControlListener serves the control socket: every socket is non-blocking and lives in an
-// epoll set of its own, whose fd() the daemon's EventLoop watches.
+// Serves GET (and HEAD) on one TCP address without ever blocking the daemon, with the
+// ConnectionServer that also serves the control socket.
 //
 //   GET /metrics  200, the renderer's text, Content-Type kMetricsContentType
 //   GET /         200, a short page that points at /metrics
@@ -57,61 +57,28 @@ class HttpListener {
 
   // Readable whenever there is a connection to accept, a client to read from or write to, or
   // a connection that timed out.
-  int fd() const noexcept { return epoll_fd_.get(); }
+  int fd() const noexcept { return server_->fd(); }
 
   // Does all the work that is ready now without blocking: accepts, reads, renders, writes,
   // closes timed-out connections. Call it whenever fd() is readable. A failing connection is
   // closed; nothing else fails (only std::bad_alloc can escape).
-  void onReadable();
+  void onReadable() { server_->onReadable(); }
 
   // The bound port (the kernel's choice when 0 was asked for).
   std::uint16_t port() const noexcept { return port_; }
   // "127.0.0.1:9420" or "[::1]:9420", for log lines.
   const std::string& name() const noexcept { return name_; }
-  std::size_t connectionCount() const noexcept { return connections_.size(); }
+  std::size_t connectionCount() const noexcept { return server_->connectionCount(); }
 
  private:
-  using Clock = std::chrono::steady_clock;
-  enum class Phase : std::uint8_t {
-    kReading,   // collecting the request line and headers
-    kWriting,   // sending the response
-    kDraining,  // response sent and our side shut down: discarding input until the client
-                // closes, so that unread input does not turn our close into a RST that
-                // destroys the response before the client has read it
-  };
-  struct Connection {
-    UniqueFd fd;
-    Clock::time_point deadline;
-    Phase phase = Phase::kReading;
-    std::string input;
-    std::string output;
-    std::size_t written = 0;
-    std::size_t drained = 0;
-  };
-
-  void acceptAll();
-  // Each returns false when the connection is finished and must be closed.
-  bool readRequest(std::uint64_t id, Connection& connection);
-  bool respond(std::uint64_t id, Connection& connection, std::string response);
-  bool writeResponse(std::uint64_t id, Connection& connection);
-  bool drain(Connection& connection);
-  std::string handle(std::string_view head);
-  void closeExpired();
-  void armTimer() noexcept;
-  void close(std::uint64_t id) noexcept;
+  // The request line and headers in, a whole response out.
+  RequestVerdict onInput(std::string& input, bool end_of_input) const;
+  std::string handle(std::string_view head) const;
 
   Renderer render_metrics_;
-  std::chrono::milliseconds timeout_;
   std::string name_;
   std::uint16_t port_ = 0;
-  UniqueFd epoll_fd_;
-  UniqueFd listen_fd_;
-  UniqueFd timer_fd_;  // fires at the oldest connection's deadline
-  // Keyed by accept order, which is also the epoll event's data: the oldest is begin() (and has
-  // the earliest deadline, since every connection gets the same timeout), and an event for a
-  // connection closed earlier in the same round cannot reach a new one with the same fd number.
-  std::map<std::uint64_t, Connection> connections_;
-  std::uint64_t next_id_ = 1;
+  std::unique_ptr<ConnectionServer> server_;
 };
 
 }  // namespace carp::os::lnx
