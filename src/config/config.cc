@@ -25,8 +25,10 @@ constexpr std::array kTopLevelKeys = {"global", "vhid"};
 constexpr std::array kGlobalKeys = {"preempt",      "control_socket", "state_dir",
                                     "log_level",    "hooks",          "hooks_dir",
                                     "hook_timeout", "metrics",        "realtime"};
-constexpr std::array kVhidKeys = {"interface", "vhid", "advbase", "advskew", "pass", "pass_file",
-                                  "addresses", "peer", "peer6",   "groups",  "vmac"};
+constexpr std::array kVhidKeys = {"interface",      "vhid",      "advbase",   "advskew",
+                                  "pass",           "pass_file", "addresses", "peer",
+                                  "peer6",          "groups",    "vmac",      "demotion_in_advskew",
+                                  "hmac_link_local"};
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
 // A pass_file holds a short passphrase; anything larger is a mistake (a key file, a binary).
@@ -709,6 +711,12 @@ class Validator {
     if (const toml::node* node = table.get("groups")) parseGroups(*node, vhid);
     if (const toml::node* node = table.get("vmac")) {
       if (auto v = boolean(*node, "vmac")) vhid.vmac = *v;
+    }
+    if (const toml::node* node = table.get("demotion_in_advskew")) {
+      if (auto v = boolean(*node, "demotion_in_advskew")) vhid.demotion_in_advskew = *v;
+    }
+    if (const toml::node* node = table.get("hmac_link_local")) {
+      if (auto v = boolean(*node, "hmac_link_local")) vhid.hmac_link_local = *v;
     }
 
     checkAgainstEarlier(table, vhid, have_interface && have_vhid);

@@ -57,6 +57,13 @@ struct VhidConfig {
   std::optional<proto::IpAddress> peer6;           // IPv6 unicast peer, instead of ff02::12
   std::vector<std::string> groups;                 // "carp" first, then the others, no duplicates
   bool vmac = true;
+  // For groups with FreeBSD hosts (pfSense, OPNsense), which ignore the demote byte: add the
+  // demotion to the advertised advskew, clamped to 240, as FreeBSD's DEMOTE_ADVSKEW does.
+  bool demotion_in_advskew = false;
+  // Sign with the IPv6 link-local virtual addresses included, as FreeBSD does when fe80::
+  // addresses are attached to the VHID; OpenBSD leaves them out (carp-wire.md §2.4).
+  // Verification accepts either way.
+  bool hmac_link_local = false;
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 

@@ -33,7 +33,8 @@ const std::optional<proto::IpAddress>& peerFor(const config::VhidConfig& c, Fami
 bool sameVhidConfig(const config::VhidConfig& a, const config::VhidConfig& b) {
   return a.interface == b.interface && a.vhid == b.vhid && a.advbase == b.advbase &&
          a.advskew == b.advskew && a.key.sameAs(b.key) && a.addresses == b.addresses &&
-         a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac;
+         a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
+         a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local;
 }
 
 std::string vhidName(const VhidRuntime& v) {
@@ -103,7 +104,7 @@ InterfaceRuntime& Engine::interfaceFor(const std::string& name) {
 
 std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
   InterfaceRuntime& iface = interfaceFor(c.interface);
-  auto signer = proto::HmacSigner::make(c.key, c.vhid, c.addresses);
+  auto signer = proto::HmacSigner::make(c.key, c.vhid, c.addresses, c.hmac_link_local);
   if (!signer) {
     throw std::runtime_error(c.interface + " vhid " + std::to_string(c.vhid.value()) +
                              ": cannot prepare HMAC: " + signer.error());
@@ -112,6 +113,7 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
   settings.preempt = global_.preempt;
   settings.has_ipv4 = hasFamily(c, Family::kIPv4);
   settings.has_ipv6 = hasFamily(c, Family::kIPv6);
+  settings.demotion_in_advskew = c.demotion_in_advskew;
   const bool unicast = c.peer.has_value() || c.peer6.has_value();
   os::VhidBinding binding{iface.info.ifindex, iface.name, c.vhid, c.vmac};
   auto v = std::unique_ptr<VhidRuntime>(new VhidRuntime{

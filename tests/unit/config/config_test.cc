@@ -106,6 +106,8 @@ peer = "198.51.100.130"
 peer6 = "2001:db8:2::2"
 groups = ["internal", "carp", "uplink"]
 vmac = false
+demotion_in_advskew = true
+hmac_link_local = true
 )");
   ASSERT_TRUE(result.ok()) << joined(result);
   const Config& config = *result.config;
@@ -126,6 +128,8 @@ vmac = false
   EXPECT_EQ(formatAddress(*v.peer6), "2001:db8:2::2");
   EXPECT_THAT(v.groups, ElementsAre("carp", "internal", "uplink"));
   EXPECT_FALSE(v.vmac);
+  EXPECT_TRUE(v.demotion_in_advskew);
+  EXPECT_TRUE(v.hmac_link_local);
 }
 
 TEST(ConfigTest, DefaultsAndEmptyKeyWarning) {
@@ -146,6 +150,8 @@ TEST(ConfigTest, DefaultsAndEmptyKeyWarning) {
   EXPECT_TRUE(v.key.sameAs(proto::SecretKey::empty()));
   EXPECT_THAT(v.groups, ElementsAre("carp"));
   EXPECT_TRUE(v.vmac);
+  EXPECT_FALSE(v.demotion_in_advskew);
+  EXPECT_FALSE(v.hmac_link_local);
 }
 
 TEST(ConfigTest, NoVhidIsOnlyAWarning) {

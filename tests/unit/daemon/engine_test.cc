@@ -411,5 +411,42 @@ TEST_F(EngineTest, ControlHandlerAnswersJsonLines) {
   std::filesystem::remove_all(dir);
 }
 
+constexpr const char* kFreeBsdGroup = R"(
+[[vhid]]
+interface = "eth0"
+vhid = 1
+advskew = 10
+pass = "secret"
+addresses = ["192.0.2.1/24", "fe80::1/64"]
+demotion_in_advskew = true
+hmac_link_local = true
+)";
+
+TEST_F(EngineTest, FreeBsdGroupsSeeTheDemotionInAdvskewAndTheLinkLocalInTheHmac) {
+  auto e = make(kFreeBsdGroup);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  ASSERT_EQ(stateOf(*e, 1), State::kMaster);
+  frames_.frames.clear();
+  ASSERT_TRUE(e->demote("carp", 3, clock_.now()));
+  auto adverts = advertsFor(1);
+  ASSERT_FALSE(adverts.empty());
+  // FreeBSD ignores the demote byte; its DEMOTE_ADVSKEW adds the demotion to advskew.
+  EXPECT_EQ(adverts.back().carp.demote, 3);
+  EXPECT_EQ(adverts.back().carp.advskew, 13);
+  ASSERT_TRUE(e->demote("carp", 500, clock_.now()));
+  EXPECT_EQ(advertsFor(1).back().carp.advskew, 240);  // clamped as FreeBSD does
+
+  // The digest is FreeBSD's: fe80::1 hashed (OpenBSD's ORIG), not left out (NOV6LL).
+  const std::vector<proto::InterfaceAddress> addresses = {
+      *config::parseInterfaceAddress("192.0.2.1/24"), *config::parseInterfaceAddress("fe80::1/64")};
+  const auto key = proto::SecretKey::fromPassphrase("secret");
+  auto with_ll = proto::HmacSigner::make(key, *proto::Vhid::make(1), addresses, true);
+  auto without_ll = proto::HmacSigner::make(key, *proto::Vhid::make(1), addresses, false);
+  const auto& sent = adverts.back().carp;
+  EXPECT_EQ(with_ll->sign(sent.counter), sent.digest);
+  EXPECT_NE(without_ll->sign(sent.counter), sent.digest);
+}
+
 }  // namespace
 }  // namespace carp::daemon
