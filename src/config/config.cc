@@ -25,10 +25,10 @@ constexpr std::array kTopLevelKeys = {"global", "vhid"};
 constexpr std::array kGlobalKeys = {"preempt",      "control_socket", "state_dir",
                                     "log_level",    "hooks",          "hooks_dir",
                                     "hook_timeout", "metrics",        "realtime"};
-constexpr std::array kVhidKeys = {"interface",      "vhid",      "advbase",   "advskew",
-                                  "pass",           "pass_file", "addresses", "peer",
-                                  "peer6",          "groups",    "vmac",      "demotion_in_advskew",
-                                  "hmac_link_local"};
+constexpr std::array kVhidKeys = {
+    "interface",       "vhid",       "advbase", "advskew", "pass", "pass_file",
+    "addresses",       "peer",       "peer6",   "groups",  "vmac", "demotion_in_advskew",
+    "hmac_link_local", "master_down"};
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
 // A pass_file holds a short passphrase; anything larger is a mistake (a key file, a binary).
@@ -717,6 +717,23 @@ class Validator {
     }
     if (const toml::node* node = table.get("hmac_link_local")) {
       if (auto v = boolean(*node, "hmac_link_local")) vhid.hmac_link_local = *v;
+    }
+    if (const toml::node* node = table.get("master_down")) {
+      if (auto v = string(*node, "master_down")) {
+        if (*v == "openbsd") {
+          vhid.master_down = proto::MasterDownFormula::kOpenBsd;
+        } else if (*v == "freebsd") {
+          vhid.master_down = proto::MasterDownFormula::kFreeBsd;
+          if (vhid.advbase.seconds() == 0) {
+            error(node->source(),
+                  "'master_down = \"freebsd\"' needs advbase 1 or more: FreeBSD has no "
+                  "sub-second mode");
+          }
+        } else {
+          error(node->source(),
+                "'master_down' must be \"openbsd\" or \"freebsd\", not '" + *v + "'");
+        }
+      }
     }
 
     checkAgainstEarlier(table, vhid, have_interface && have_vhid);

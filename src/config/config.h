@@ -13,6 +13,7 @@
 
 #include "proto/address.h"
 #include "proto/secret_key.h"
+#include "proto/timing.h"
 #include "proto/types.h"
 
 namespace carp::config {
@@ -64,6 +65,9 @@ struct VhidConfig {
   // addresses are attached to the VHID; OpenBSD leaves them out (carp-wire.md §2.4).
   // Verification accepts either way.
   bool hmac_link_local = false;
+  // How long a BACKUP waits: OpenBSD's 3 x (advbase + advskew/256) by default, or FreeBSD's
+  // 3 x advbase + advskew/256, which is shorter by 2 x advskew/256 s.
+  proto::MasterDownFormula master_down = proto::MasterDownFormula::kOpenBsd;
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 

@@ -34,7 +34,8 @@ bool sameVhidConfig(const config::VhidConfig& a, const config::VhidConfig& b) {
   return a.interface == b.interface && a.vhid == b.vhid && a.advbase == b.advbase &&
          a.advskew == b.advskew && a.key.sameAs(b.key) && a.addresses == b.addresses &&
          a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
-         a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local;
+         a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local &&
+         a.master_down == b.master_down;
 }
 
 std::string vhidName(const VhidRuntime& v) {
@@ -114,6 +115,7 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
   settings.has_ipv4 = hasFamily(c, Family::kIPv4);
   settings.has_ipv6 = hasFamily(c, Family::kIPv6);
   settings.demotion_in_advskew = c.demotion_in_advskew;
+  settings.master_down = c.master_down;
   const bool unicast = c.peer.has_value() || c.peer6.has_value();
   os::VhidBinding binding{iface.info.ifindex, iface.name, c.vhid, c.vmac};
   auto v = std::unique_ptr<VhidRuntime>(new VhidRuntime{

@@ -312,9 +312,10 @@ void VhidMachine::armMasterDown(Family family, TimePoint now, ActionList& out) n
   if (family == Family::kIPv6 && !settings_.has_ipv6) return;
   // The configured skew, without demotion: OpenBSD carp_setrun uses vhe->advskew and FreeBSD
   // the raw sc_advskew for the master-down interval.
-  out.push(action::ArmTimer{
-      masterDownTimer(family),
-      now + masterDownInterval(settings_.advbase.seconds(), settings_.advskew.steps())});
+  out.push(
+      action::ArmTimer{masterDownTimer(family),
+                       now + masterDownInterval(settings_.advbase.seconds(),
+                                                settings_.advskew.steps(), settings_.master_down)});
 }
 
 void VhidMachine::cancelAllTimers(ActionList& out) noexcept {

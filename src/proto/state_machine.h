@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <variant>
 
+#include "proto/timing.h"
 #include "proto/types.h"
 
 namespace carp::proto {
@@ -46,6 +47,7 @@ struct VhidSettings {
   // FreeBSD peers ignore the demote byte: also add the demotion to the advertised advskew,
   // clamped to 240 (FreeBSD ip_carp.c DEMOTE_ADVSKEW).
   bool demotion_in_advskew = false;
+  MasterDownFormula master_down = MasterDownFormula::kOpenBsd;
 };
 
 namespace event {

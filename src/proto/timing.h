@@ -24,9 +24,19 @@ constexpr Duration advertisementInterval(std::uint8_t advbase, std::uint8_t advs
   return tv.count() == 0 ? Duration(1'000'000 / 256) : tv;
 }
 
-// How long a BACKUP waits without hearing the MASTER before taking over: 3 intervals of its
-// own advbase/advskew (OpenBSD 1.370 carp_setrun, BACKUP case).
-constexpr Duration masterDownInterval(std::uint8_t advbase, std::uint8_t advskew) {
+// Which kernel's master-down formula a BACKUP follows (carp-wire.md §4.4, ambiguity A3).
+enum class MasterDownFormula : std::uint8_t {
+  kOpenBsd,  // 3 x (advbase + advskew/256): OpenBSD 1.370 carp_setrun, BACKUP case
+  kFreeBsd,  // 3 x advbase + advskew/256: FreeBSD carp_setrun (and OpenBSD <= 2015); advbase >= 1
+};
+
+// How long a BACKUP waits without hearing the MASTER before taking over, from its own
+// advbase/advskew.
+constexpr Duration masterDownInterval(std::uint8_t advbase, std::uint8_t advskew,
+                                      MasterDownFormula formula = MasterDownFormula::kOpenBsd) {
+  if (formula == MasterDownFormula::kFreeBsd) {
+    return 3 * advertisementTv(advbase, 0) + advertisementTv(0, advskew);
+  }
   return 3 * advertisementInterval(advbase, advskew);
 }
 

@@ -221,6 +221,25 @@ TEST(ConfigTest, ValueErrorsPointAtTheValue) {
                           "spaces"));
   EXPECT_THAT(withLine("groups = [\"x\", \"x\"]"),
               ElementsAre("test.toml:5:16: group 'x' is listed twice"));
+  EXPECT_THAT(withLine("master_down = \"netbsd\""),
+              ElementsAre("test.toml:5:15: 'master_down' must be \"openbsd\" or \"freebsd\", not "
+                          "'netbsd'"));
+  EXPECT_THAT(withLine("advbase = 0\nmaster_down = \"freebsd\""),
+              ElementsAre("test.toml:6:15: 'master_down = \"freebsd\"' needs advbase 1 or more: "
+                          "FreeBSD has no sub-second mode"));
+}
+
+TEST(ConfigTest, MasterDownFormulaDefaultsToOpenBsd) {
+  const auto formula = [](std::string_view line) {
+    const LoadResult result =
+        parse(vhid("interface = \"eth0\"\nvhid = 1\naddresses = [\"10.0.0.1/8\"]\npass = \"x\"\n" +
+                   std::string(line)));
+    EXPECT_TRUE(result.ok()) << joined(result);
+    return result.config->vhids.at(0).master_down;
+  };
+  EXPECT_EQ(formula(""), proto::MasterDownFormula::kOpenBsd);
+  EXPECT_EQ(formula("master_down = \"openbsd\""), proto::MasterDownFormula::kOpenBsd);
+  EXPECT_EQ(formula("master_down = \"freebsd\""), proto::MasterDownFormula::kFreeBsd);
 }
 
 TEST(ConfigTest, VhidAndInterfaceErrors) {

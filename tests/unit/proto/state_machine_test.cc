@@ -74,6 +74,25 @@ TEST(StateMachine, StartGoesBackupAndArmsMasterDownPerFamily) {
   EXPECT_EQ(countOf<action::SendAdvert>(a), 0);  // a BACKUP never sends
 }
 
+TEST(StateMachine, FreeBsdFormulaArmsTheShorterMasterDown) {
+  VhidSettings s = vhidSettings(1, 1, 100);
+  s.master_down = MasterDownFormula::kFreeBsd;
+  VhidMachine m(s);
+  const ActionList a = m.handle(event::Start{}, kT0);
+  auto v = toVector(a);
+  EXPECT_NE(
+      std::find(v.begin(), v.end(),
+                Action{action::ArmTimer{TimerId::kMasterDownV4, kT0 + microseconds(3'390'625)}}),
+      v.end());
+  // The re-arm on each advertisement heard uses the same formula.
+  const ActionList b = m.handle(advert(1, 0), kT0 + seconds(1));
+  v = toVector(b);
+  EXPECT_NE(std::find(v.begin(), v.end(),
+                      Action{action::ArmTimer{TimerId::kMasterDownV4,
+                                              kT0 + seconds(1) + microseconds(3'390'625)}}),
+            v.end());
+}
+
 TEST(StateMachine, StartWithoutLinkStaysInitAndDemotesOnce) {
   VhidMachine m(vhidSettings(1, 1, 0));
   ActionList a = m.handle(event::Start{false}, kT0);

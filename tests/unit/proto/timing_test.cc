@@ -28,6 +28,15 @@ TEST(Timing, MasterDownIsThreeWholeIntervalsAsInOpenBsd1370) {
   EXPECT_EQ(masterDownInterval(0, 40), microseconds(468'750));
 }
 
+TEST(Timing, FreeBsdMasterDownCountsTheSkewOnce) {
+  // FreeBSD carp_setrun: 3 * advbase + advskew/256, so a BACKUP at advskew 100 waits
+  // 3.390625 s instead of OpenBSD's 4.171875 s; with no skew both agree.
+  EXPECT_EQ(masterDownInterval(1, 100, MasterDownFormula::kFreeBsd), microseconds(3'390'625));
+  EXPECT_EQ(masterDownInterval(1, 0, MasterDownFormula::kFreeBsd), microseconds(3'000'000));
+  EXPECT_EQ(masterDownInterval(2, 240, MasterDownFormula::kFreeBsd), microseconds(6'937'500));
+  EXPECT_EQ(masterDownInterval(1, 100, MasterDownFormula::kOpenBsd), masterDownInterval(1, 100));
+}
+
 TEST(Timing, ComparisonValueHasNoZeroSpecialCase) {
   EXPECT_EQ(advertisementTv(0, 0), microseconds(0));
   EXPECT_EQ(advertisementTv(255, 255), microseconds(255'996'093));
