@@ -5,6 +5,7 @@
 
 #include "cli/client.h"
 #include "cli/command_line.h"
+#include "cli/doctor.h"
 #include "control/status.h"
 
 namespace carp::cli {
@@ -37,6 +38,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     } else {
       out << control::formatStatusText(*response->status);
     }
+  } else if (std::holds_alternative<control::DoctorRequest>(invocation->request)) {
+    if (!response->doctor) return fail("carpd's answer holds no doctor report");
+    LinuxDoctorHost host;
+    const DoctorOptions options{invocation->json, invocation->arp_probe};
+    return printFindings(diagnose(*response->doctor, host, options), *response->doctor,
+                         options.json, out);
   } else if (!response->message.empty()) {
     out << response->message << "\n";
   }
