@@ -64,6 +64,12 @@ class DoctorTest(NetnsTestCase):
         self.assertIn("inet filter input", fw[0]["subject"])
         self.assertIn("drops IP protocol 112", fw[0]["text"])
         self.assertIn("nft delete rule inet filter input handle", fw[0]["fix"])
+        text = s.run("h2", [s.carpctl_bin, "-s", s.daemons["h2"].sock, "doctor"], check=False,
+                     timeout=30)
+        self.assertEqual(text.returncode, 1)
+        self.assertIn("FAIL firewall nft inet filter input: rule handle", text.stdout)
+        self.assertIn("     fix: nft delete rule", text.stdout)
+        self.assertEqual(text.stderr.strip(), "carpctl: doctor: 1 check(s) failed")
         s.run("h2", ["nft", "flush", "ruleset"])
         code, out = doctor(s, "h2")
         self.assertFalse(failed(out, "firewall"), out["findings"])
