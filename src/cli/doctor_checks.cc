@@ -145,6 +145,19 @@ std::vector<std::string> words(std::string_view line) {
   return out;
 }
 
+std::string commaSeparated(const std::vector<std::string>& items, const char* if_empty = "") {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
+  return out.empty() ? if_empty : out;
+}
+
+// 00:00:5e:00:01:NN, the MAC of VRRP router / CARP VHID `number` (RFC 5798 §7.3).
+std::string virtualMacText(int number) {
+  char text[18];
+  std::snprintf(text, sizeof text, "00:00:5e:00:01:%02x", number & 0xff);
+  return text;
+}
+
 }  // namespace
 
 const char* toString(Severity severity) noexcept {
@@ -378,19 +391,13 @@ std::vector<Finding> analyzeHeard(const control::DoctorReport& report) {
       out.push_back({Severity::kFail, "vrrp", subject,
                      "a VRRPv" + std::to_string(r.version) + " router (" + r.source +
                          ", priority " + std::to_string(r.priority) + ", addresses " +
-                         [&] {
-                           std::string a;
-                           for (const auto& x : r.addresses) a += (a.empty() ? "" : ",") + x;
-                           return a.empty() ? std::string("none") : a;
-                         }() +
-                         ") uses router number " + std::to_string(r.vrid) +
-                         " on this segment: both send from 00:00:5e:00:01:" +
-                         [&] {
-                           char b[3];
-                           std::snprintf(b, sizeof b, "%02x", r.vrid & 0xff);
-                           return std::string(b);
-                         }() +
-                         " and switches move that MAC between them",
+                         commaSeparated(r.addresses, "none") + ") uses router number " +
+                         std::to_string(r.vrid) +
+                         " on this segment: VRRP and CARP share IP protocol 112, the group "
+                         "224.0.0.18 and the virtual MAC " +
+                         virtualMacText(r.vrid) +
+                         ", so one number can serve only one of them (each drops the other's "
+                         "advertisements, and a switch moves the MAC between them)",
                      "give one of them another number: vhid in carpd.toml, or virtual_router_id "
                      "in keepalived.conf"});
     }
@@ -403,9 +410,8 @@ std::vector<Finding> analyzeHeard(const control::DoctorReport& report) {
       f.text = std::to_string(b.count) + " advertisement(s) from " + b.source +
                " failed HMAC (last " + age + " s ago)";
       if (!b.matching_set.empty()) {
-        std::string addresses;
-        for (const auto& a : b.matching_addresses) addresses += (addresses.empty() ? "" : ",") + a;
-        f.text += ": the peer signs " + b.matching_set + " [" + addresses +
+        f.text += ": the peer signs " + b.matching_set + " [" +
+                  commaSeparated(b.matching_addresses) +
                   "], the same passphrase over a different address set";
         f.fix =
             "make both sides list the same addresses: addresses = [...] here, or the peer's "

@@ -8,7 +8,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DoctorPeer, source, advbase, advskew, demote,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DoctorVrrp, interface, vrid, version, priority, interval, source,
                                    addresses, age_seconds, count)
 
-void to_json(nlohmann::json& j, const DoctorVhid& v) {
+// nlohmann::json finds these two by their names (ADL).
+void to_json(nlohmann::json& j, const DoctorVhid& v) {  // NOLINT(readability-identifier-naming)
   j = {{"interface", v.interface},
        {"vhid", v.vhid},
        {"state", v.state},
@@ -21,7 +22,7 @@ void to_json(nlohmann::json& j, const DoctorVhid& v) {
   if (v.bad_auth) j["bad_auth"] = *v.bad_auth;
 }
 
-void from_json(const nlohmann::json& j, DoctorVhid& v) {
+void from_json(const nlohmann::json& j, DoctorVhid& v) {  // NOLINT(readability-identifier-naming)
   j.at("interface").get_to(v.interface);
   j.at("vhid").get_to(v.vhid);
   j.at("state").get_to(v.state);
