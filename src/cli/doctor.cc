@@ -120,6 +120,11 @@ void checkFirewall(const std::vector<std::string>& interfaces, DoctorHost& host,
       }
       out.insert(out.end(), found.begin(), found.end());
     }
+  } else if (host.run({"nft", "--version"})) {
+    // Installed but refused: a firewall that cannot be read is no firewall found.
+    out.push_back({Severity::kWarn, "firewall", "nft",
+                   "`nft -j list ruleset` failed, so nftables rules were not checked",
+                   "run carpctl doctor as root (nft needs CAP_NET_ADMIN)"});
   }
   // iptables-nft rules are part of the nft ruleset above; legacy iptables has its own tables.
   for (const std::string tool : {"iptables", "ip6tables"}) {

@@ -26,8 +26,12 @@ class FakeHost : public DoctorHost {
     const auto it = files.find(path);
     return it == files.end() ? std::nullopt : std::optional(it->second);
   }
+  // The whole command line is looked up first, then the program name.
   std::optional<std::string> run(const std::vector<std::string>& argv) override {
-    const auto it = programs.find(argv.at(0));
+    std::string line;
+    for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
+    auto it = programs.find(line);
+    if (it == programs.end()) it = programs.find(argv.at(0));
     return it == programs.end() ? std::nullopt : std::optional(it->second);
   }
   tl::expected<std::vector<std::string>, std::string> arpProbe(
@@ -153,6 +157,11 @@ TEST_F(DoctorTest, FirewallFromNftAndLegacyIptables) {
   EXPECT_EQ(found[1].subject, "iptables-legacy -t filter INPUT");
   host_.programs.clear();
   EXPECT_TRUE(findings("firewall").empty()) << "neither tool installed";
+  host_.programs["nft --version"] = "nftables v1.0.6 (Lester Gooch #5)\n";
+  const auto unreadable = findings("firewall");
+  ASSERT_EQ(unreadable.size(), 1u) << "nft installed, its ruleset unreadable";
+  EXPECT_EQ(unreadable[0].severity, Severity::kWarn);
+  EXPECT_THAT(unreadable[0].fix, HasSubstr("as root"));
 }
 
 TEST_F(DoctorTest, JsonHoldsFindingsAndWhatCarpdHeard) {
