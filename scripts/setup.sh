@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # network-namespace tests and the demo
   iproute2 iputils-ping procps psmisc tcpdump tshark python3 python3-scapy ucarp conntrackd
+  nftables iptables keepalived   # carpctl doctor reads nft/iptables; its test plants keepalived
 )
 
 missing=()

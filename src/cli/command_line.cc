@@ -32,6 +32,12 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
   auto* maintenance =
       app.add_subcommand("maintenance", "Hand over every VHID and stay BACKUP, across restarts");
   auto* reload = app.add_subcommand("reload", "Reload the configuration");
+  auto* doctor = app.add_subcommand(
+      "doctor", "Check what makes CARP fail silently here and say how to fix each problem");
+  doctor->add_flag("--json", invocation.json, "Print one JSON object");
+  bool no_arp_probe = false;
+  doctor->add_flag("--no-arp-probe", no_arp_probe,
+                   "Skip the virtual-MAC check (ARP probes sent from the virtual MAC)");
   // The arguments are collected as words and checked by the control layer, which gives one
   // message per mistake. CLI11 reads "-3" as a positional because no option is named -3.
   demote->add_option("words", words, "[GROUP] N")->type_name("");
@@ -41,7 +47,7 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
   // Unknown words reach `remaining()` instead of failing inside CLI11, so that the message can
   // name them ("unknown command 'stauts'").
   app.allow_extras();
-  for (CLI::App* command : {status, demote, state, maintenance, reload}) {
+  for (CLI::App* command : {status, demote, state, maintenance, reload, doctor}) {
     command->allow_extras(false);
   }
 
@@ -65,11 +71,12 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
                          "'; try carpctl --help"});
   }
   if (app.get_subcommands().empty()) {
-    return tl::make_unexpected(
-        EarlyExit{1, "a command is required: status, demote, state, maintenance or reload"});
+    return tl::make_unexpected(EarlyExit{
+        1, "a command is required: status, demote, state, maintenance, reload or doctor"});
   }
   CLI::App* chosen = app.get_subcommands().front();
-  for (CLI::App* command : {status, demote, state, maintenance, reload}) {
+  invocation.arp_probe = !no_arp_probe;
+  for (CLI::App* command : {status, demote, state, maintenance, reload, doctor}) {
     if (command != chosen) continue;
     auto request = control::requestFromArguments(command->get_name(), words);
     if (!request) return tl::make_unexpected(EarlyExit{1, request.error()});

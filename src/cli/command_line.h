@@ -1,7 +1,7 @@
 #pragma once
 // carpctl's command line (design/product.md):
 //   carpctl [-s SOCKET] status [--json] | demote [GROUP] N | state INTERFACE VHID master|backup
-//           | maintenance on|off | reload
+//           | maintenance on|off | reload | doctor [--json] [--no-arp-probe]
 
 #include <string>
 #include <tl/expected.hpp>
@@ -15,7 +15,8 @@ inline constexpr const char* kDefaultSocket = "/run/carpd/carpd.sock";
 struct Invocation {
   std::string socket = kDefaultSocket;
   control::Request request;
-  bool json = false;  // status --json: print the status as one JSON object
+  bool json = false;      // status/doctor --json: print one JSON object
+  bool arp_probe = true;  // doctor --no-arp-probe: skip the virtual-MAC check
 };
 
 // Why carpctl stops before talking to carpd: help or version text (exit_code 0, for stdout), or

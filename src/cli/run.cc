@@ -1,10 +1,12 @@
 #include "cli/run.h"
 
+#include <algorithm>
 #include <string>
 #include <variant>
 
 #include "cli/client.h"
 #include "cli/command_line.h"
+#include "cli/doctor.h"
 #include "control/status.h"
 
 namespace carp::cli {
@@ -37,6 +39,20 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     } else {
       out << control::formatStatusText(*response->status);
     }
+  } else if (std::holds_alternative<control::DoctorRequest>(invocation->request)) {
+    if (!response->doctor) return fail("carpd's answer holds no doctor report");
+    LinuxDoctorHost host;
+    const DoctorOptions options{invocation->json, invocation->arp_probe};
+    const auto findings = diagnose(*response->doctor, host, options);
+    if (printFindings(findings, *response->doctor, options.json, out) != 0) {
+      // The one-line reason that every failing carpctl command gives (product.md).
+      return fail("doctor: " +
+                  std::to_string(std::count_if(
+                      findings.begin(), findings.end(),
+                      [](const Finding& f) { return f.severity == Severity::kFail; })) +
+                  " check(s) failed");
+    }
+    return 0;
   } else if (!response->message.empty()) {
     out << response->message << "\n";
   }

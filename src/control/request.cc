@@ -84,6 +84,10 @@ Expected<Request> decode(const json& j) {
     if (auto ok = onlyFields(j, *command, {}); !ok) return fail(ok.error());
     return ReloadRequest{};
   }
+  if (*command == "doctor") {
+    if (auto ok = onlyFields(j, *command, {}); !ok) return fail(ok.error());
+    return DoctorRequest{};
+  }
   if (*command == "maintenance") {
     if (auto ok = onlyFields(j, *command, {"on"}); !ok) return fail(ok.error());
     const auto on = boolField(j, "on");
@@ -125,6 +129,7 @@ Expected<Request> decode(const json& j) {
 struct Encoder {
   json operator()(const StatusRequest&) const { return {{"command", "status"}}; }
   json operator()(const ReloadRequest&) const { return {{"command", "reload"}}; }
+  json operator()(const DoctorRequest&) const { return {{"command", "doctor"}}; }
   json operator()(const MaintenanceRequest& r) const {
     return {{"command", "maintenance"}, {"on", r.on}};
   }
@@ -172,10 +177,11 @@ tl::expected<Request, std::string> requestFromArguments(std::string_view command
     }
     return {};
   };
-  if (command == "status" || command == "reload") {
+  if (command == "status" || command == "reload" || command == "doctor") {
     const std::string usage(command);
     if (auto ok = count(0, 0, usage.c_str()); !ok) return fail(ok.error());
     if (command == "status") return StatusRequest{};
+    if (command == "doctor") return DoctorRequest{};
     return ReloadRequest{};
   }
   if (command == "demote") {

@@ -6,6 +6,7 @@
 //   {"command":"state","interface":"eth0","vhid":1,"state":"master"}
 //   {"command":"maintenance","on":true}
 //   {"command":"reload"}
+//   {"command":"doctor"}
 
 #include <cstddef>
 #include <string>
@@ -51,8 +52,13 @@ struct ReloadRequest {
   bool operator==(const ReloadRequest&) const = default;
 };
 
-using Request =
-    std::variant<StatusRequest, DemoteRequest, StateRequest, MaintenanceRequest, ReloadRequest>;
+// What carpd heard that explains a silent failure (control/doctor.h).
+struct DoctorRequest {
+  bool operator==(const DoctorRequest&) const = default;
+};
+
+using Request = std::variant<StatusRequest, DemoteRequest, StateRequest, MaintenanceRequest,
+                             ReloadRequest, DoctorRequest>;
 
 // The request as one line of JSON, without the trailing '\n'.
 std::string encodeRequest(const Request& request);
@@ -62,8 +68,8 @@ std::string encodeRequest(const Request& request);
 // is a one-line reason, never an exception or a crash.
 tl::expected<Request, std::string> parseRequest(std::string_view line) noexcept;
 
-// The request for carpctl's command words: `command` is status, demote, state, maintenance or
-// reload, `arguments` the words after it ({"internal", "-3"} for `demote internal -3`).
+// The request for carpctl's command words: `command` is status, demote, state, maintenance,
+// reload or doctor, `arguments` the words after it ({"internal", "-3"} for `demote internal -3`).
 tl::expected<Request, std::string> requestFromArguments(std::string_view command,
                                                         const std::vector<std::string>& arguments);
 

@@ -24,6 +24,12 @@ Response Response::ofStatus(StatusReport report) {
   return r;
 }
 
+Response Response::ofDoctor(DoctorReport report) {
+  Response r;
+  r.doctor = std::move(report);
+  return r;
+}
+
 std::string encodeResponse(const Response& response) {
   nlohmann::json j;
   if (!response.ok) {
@@ -33,6 +39,7 @@ std::string encodeResponse(const Response& response) {
   // The status fields sit beside "ok" rather than under a key: {"ok":true,"vhids":[...],...}.
   j = response.status ? toJson(*response.status) : nlohmann::json::object();
   j["ok"] = true;
+  if (response.doctor) j["doctor"] = toJson(*response.doctor);
   if (!response.message.empty()) j["message"] = detail::oneLine(response.message);
   return detail::dumpLine(j);
 }
@@ -63,6 +70,11 @@ tl::expected<Response, std::string> parseResponse(std::string_view line) noexcep
       auto status = statusFromJson(j);
       if (!status) return tl::make_unexpected(status.error());
       response.status = std::move(*status);
+    }
+    if (const auto doctor = j.find("doctor"); doctor != j.end()) {
+      auto report = doctorFromJson(*doctor);
+      if (!report) return tl::make_unexpected(report.error());
+      response.doctor = std::move(*report);
     }
     return response;
   } catch (...) {

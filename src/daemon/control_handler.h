@@ -17,6 +17,9 @@
 namespace carp::daemon {
 
 control::StatusReport buildStatus(const Engine& engine);
+// What the engine heard (daemon/diagnostics.h) as of `now`, with the address set that a peer's
+// bad HMAC was computed over when one of our candidates reproduces it.
+control::DoctorReport buildDoctorReport(const Engine& engine, proto::TimePoint now);
 
 class ControlHandler {
  public:

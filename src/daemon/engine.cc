@@ -10,6 +10,7 @@
 #include "config/address_text.h"
 #include "proto/frames.h"
 #include "proto/header.h"
+#include "proto/vrrp.h"
 
 namespace carp::daemon {
 namespace {
@@ -133,6 +134,7 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
       .last_heard = {},
       .last_takeover = std::nullopt,
       .transitions = {},
+      .diagnostics = {},
   });
   v->credentials = proto::VhidCredentials{&v->signer, proto::randomCounter(), unicast};
   return v;
@@ -369,6 +371,7 @@ void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
         packet.payload.size() > 1) {
       if (VhidRuntime* v = iface->by_vhid[packet.payload[1]]) v->counters.add(c);
     }
+    recordDrop(*iface, valid.error(), packet, family, now);
     logDrop(*iface, valid.error(), packet.source, now);
     return;
   }
@@ -376,8 +379,26 @@ void Engine::onPacket(const os::ReceivedPacket& packet, Family family,
   VhidRuntime& v = *iface->by_vhid[h.vhid];
   v.counters.add(family == Family::kIPv4 ? Counter::kIpackets : Counter::kIpackets6);
   v.last_heard = now;
+  v.diagnostics.recordPeer(packet.source, h, now);
   dispatch(v, proto::event::Advert{family, h.advbase, h.advskew, h.demote}, now);
   if (v.machine.state() == State::kBackup) v.master = packet.source;
+}
+
+void Engine::recordDrop(InterfaceRuntime& iface, proto::DropReason reason,
+                        const os::ReceivedPacket& packet, Family family,
+                        proto::TimePoint now) noexcept {
+  // A VRRP advertisement fails CARP validation as too short (VRRPv2 with fewer than five
+  // addresses), wrong version (VRRPv3), bad checksum, unknown VHID or bad HMAC; a CARP header
+  // never decodes as VRRP (vrrp.h), so trying the decoder on every drop is safe.
+  if (auto vrrp = proto::decodeVrrp(packet.payload, family)) {
+    iface.diagnostics.recordVrrp(packet.source, std::move(*vrrp), now);
+    return;
+  }
+  if (reason == proto::DropReason::kBadAuth) {
+    auto header = proto::decodeHeader(packet.payload);
+    VhidRuntime* v = header ? iface.by_vhid[header->vhid] : nullptr;
+    if (v) v->diagnostics.recordBadAuth(packet.source, *header, now);
+  }
 }
 
 void Engine::logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
@@ -439,6 +460,11 @@ void Engine::onInterfaceChanged(int ifindex) noexcept {
       iface->info.running = running;
     }
   }
+}
+
+const InterfaceRuntime* Engine::interfaceRuntime(const std::string& name) const {
+  const auto it = interfaces_.find(name);
+  return it == interfaces_.end() ? nullptr : it->second.get();
 }
 
 VhidRuntime* Engine::findVhid(const std::string& interface, int vhid) const {

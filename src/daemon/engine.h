@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "daemon/counters.h"
 #include "daemon/demotion_groups.h"
+#include "daemon/diagnostics.h"
 #include "daemon/timer_queue.h"
 #include "os/address_manager.h"
 #include "os/interfaces.h"
@@ -88,6 +89,7 @@ struct VhidRuntime {
   // interval unless the master bowed out).
   std::optional<proto::Duration> last_takeover;
   std::map<proto::Reason, std::uint64_t> transitions;  // transitions by reason
+  VhidDiagnostics diagnostics;                         // for carpctl doctor
 };
 
 // A parent interface with the VHIDs configured on it.
@@ -95,6 +97,7 @@ struct InterfaceRuntime final : proto::VhidDirectory {
   std::string name;
   os::InterfaceInfo info;
   std::array<VhidRuntime*, 256> by_vhid{};  // O(1) dispatch of a received advertisement
+  InterfaceDiagnostics diagnostics;         // VRRP routers heard, for carpctl doctor
 
   const proto::VhidCredentials* find(std::uint8_t vhid) const noexcept override {
     const VhidRuntime* v = by_vhid[vhid];
@@ -148,6 +151,8 @@ class Engine {
   std::vector<Listener> listeners() const;
   const config::GlobalConfig& global() const { return global_; }
   const std::vector<std::unique_ptr<VhidRuntime>>& vhids() const { return vhids_; }
+  // The interface runtime of a VHID's parent, by name; null if no VHID uses it.
+  const InterfaceRuntime* interfaceRuntime(const std::string& name) const;
   const DemotionGroups& groups() const { return groups_; }
   const Counters& stats() const { return stats_; }
   bool maintenance() const { return maintenance_; }
@@ -166,6 +171,10 @@ class Engine {
   void setAddresses(VhidRuntime& v, bool on) noexcept;
   void adjustDemotion(VhidRuntime& v, int delta, proto::TimePoint now) noexcept;
   void refreshDemotion(proto::TimePoint now) noexcept;
+  // Keeps what carpctl doctor reports about a dropped packet: a VRRP router, a bad HMAC.
+  void recordDrop(InterfaceRuntime& iface, proto::DropReason reason,
+                  const os::ReceivedPacket& packet, proto::Family family,
+                  proto::TimePoint now) noexcept;
   void logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
                const proto::IpAddress& source, proto::TimePoint now) noexcept;
   void dropUnusedInterfaces();

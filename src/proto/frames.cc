@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "proto/byte_reader.h"
 #include "proto/checksum.h"
 
 namespace carp::proto {
@@ -144,6 +145,25 @@ std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress
   return w.take();
 }
 
+std::vector<std::uint8_t> buildArpRequest(MacAddress src_mac, const IpAddress& sender,
+                                          const IpAddress& target) {
+  if (sender.family != Family::kIPv4 || target.family != Family::kIPv4) return {};
+  constexpr std::uint16_t kHardwareEthernet = 1;
+  constexpr std::uint16_t kArpRequest = 1;
+  FrameWriter w(kEthernetHeaderSize + kArpSize);
+  w.ethernet(kBroadcastMac, src_mac, kEtherTypeArp);
+  w.u16(kHardwareEthernet);
+  w.u16(kEtherTypeIpv4);
+  w.u8(6);
+  w.u8(4);
+  w.u16(kArpRequest);
+  w.raw(src_mac);
+  w.ipv4(sender);
+  w.raw(MacAddress{});
+  w.ipv4(target);
+  return w.take();
+}
+
 std::vector<std::uint8_t> buildUnsolicitedNa(MacAddress src_mac, const IpAddress& target,
                                              bool router) {
   if (target.family != Family::kIPv6) return {};
@@ -170,6 +190,37 @@ std::vector<std::uint8_t> buildUnsolicitedNa(MacAddress src_mac, const IpAddress
   w.raw(src_mac);
   w.patch16(icmp + 2, ipv6PseudoHeaderChecksum(target, all_nodes, kIpProtoIcmpv6, w.from(icmp)));
   return w.take();
+}
+
+std::optional<ArpMessage> decodeArpFrame(std::span<const std::uint8_t> frame) noexcept {
+  // Every read below then succeeds: a short frame would let a later, smaller read succeed
+  // where an earlier one failed.
+  if (frame.size() < kEthernetHeaderSize + kArpSize) return std::nullopt;
+  ByteReader r(frame);
+  ArpMessage m;
+  const auto destination = r.bytes<6>();
+  r.skip(6);
+  const auto ether_type = r.u16();
+  const auto hardware = r.u16();
+  const auto protocol = r.u16();
+  const auto hardware_length = r.u8();
+  const auto protocol_length = r.u8();
+  const auto operation = r.u16();
+  const auto sender_mac = r.bytes<6>();
+  const auto sender_ip = r.bytes<4>();
+  const auto target_mac = r.bytes<6>();
+  const auto target_ip = r.bytes<4>();
+  if (*ether_type != kEtherTypeArp || *hardware != 1 || *protocol != kEtherTypeIpv4 ||
+      *hardware_length != 6 || *protocol_length != 4) {
+    return std::nullopt;
+  }
+  m.operation = *operation;
+  m.destination = *destination;
+  m.sender_mac = *sender_mac;
+  m.sender_ip = IpAddress::v4(*sender_ip);
+  m.target_mac = *target_mac;
+  m.target_ip = IpAddress::v4(*target_ip);
+  return m;
 }
 
 }  // namespace carp::proto

@@ -55,6 +55,28 @@ std::vector<std::uint8_t> buildAdvertFrameV6(MacAddress src_mac, const IpAddress
 // the 60-byte minimum. Returns an empty vector if `address` is not IPv4.
 std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address);
 
+// 42 bytes: a broadcast ARP request "who has `target`, tell `sender`" from `src_mac`. With
+// sender 0.0.0.0 it is an ARP probe (RFC 5227 §2.1.1): the owner of `target` answers to
+// `src_mac` and no neighbour learns a mapping from it, which makes it a safe way to test whether
+// frames from a MAC reach the segment (carpctl doctor's virtual MAC check). Empty if either
+// address is not IPv4.
+std::vector<std::uint8_t> buildArpRequest(MacAddress src_mac, const IpAddress& sender,
+                                          const IpAddress& target);
+
+// An Ethernet ARP message for IPv4, as carpctl doctor reads the answers to its probes.
+struct ArpMessage {
+  std::uint16_t operation = 0;  // 1 request, 2 reply
+  MacAddress destination{};     // Ethernet destination
+  MacAddress sender_mac{};
+  IpAddress sender_ip;
+  MacAddress target_mac{};
+  IpAddress target_ip;
+  bool operator==(const ArpMessage&) const = default;
+};
+
+// Decodes an Ethernet frame holding ARP for IPv4 over Ethernet; nullopt for anything else.
+std::optional<ArpMessage> decodeArpFrame(std::span<const std::uint8_t> frame) noexcept;
+
 // 14 + 40 + 32 = 86 bytes: an unsolicited neighbour advertisement for `target` (IPv6) to
 // all-nodes ff02::1 (33:33:00:00:00:01), IPv6 source `target`, hop limit 255, ICMPv6 type 136
 // code 0, flags Override (+ Router if `router`), never Solicited, and a target link-layer

@@ -40,12 +40,22 @@ TEST(CommandLineTest, Commands) {
   EXPECT_EQ(parse({"maintenance", "on"})->request,
             control::Request(control::MaintenanceRequest{true}));
   EXPECT_EQ(parse({"reload"})->request, control::Request(control::ReloadRequest{}));
+  i = parse({"doctor"});
+  ASSERT_TRUE(i) << i.error().text;
+  EXPECT_EQ(i->request, control::Request(control::DoctorRequest{}));
+  EXPECT_TRUE(i->arp_probe);
+  EXPECT_FALSE(i->json);
+  i = parse({"doctor", "--json", "--no-arp-probe"});
+  ASSERT_TRUE(i) << i.error().text;
+  EXPECT_TRUE(i->json);
+  EXPECT_FALSE(i->arp_probe);
+  EXPECT_THAT(parse({"doctor", "eth0"}).error().text, HasSubstr("'eth0'"));
   EXPECT_EQ(parse({"demote", "--", "-3"})->request,
             control::Request(control::DemoteRequest{"carp", -3}));
 }
 TEST(CommandLineTest, Errors) {
   EXPECT_EQ(parse({}).error().text,
-            "a command is required: status, demote, state, maintenance or reload");
+            "a command is required: status, demote, state, maintenance, reload or doctor");
   EXPECT_THAT(parse({"bogus"}).error().text, HasSubstr("unknown command 'bogus'"));
   EXPECT_THAT(parse({"--nope", "status"}).error().text, HasSubstr("unknown option '--nope'"));
   EXPECT_THAT(parse({"status", "x"}).error().text, HasSubstr("'x'"));

@@ -18,6 +18,7 @@ StateRequest stateRequest(const char* interface, int vhid, proto::State state) {
 TEST(RequestTest, EncodesTheDocumentedLines) {
   EXPECT_EQ(encodeRequest(StatusRequest{}), R"({"command":"status"})");
   EXPECT_EQ(encodeRequest(ReloadRequest{}), R"({"command":"reload"})");
+  EXPECT_EQ(encodeRequest(DoctorRequest{}), R"({"command":"doctor"})");
   EXPECT_EQ(encodeRequest(MaintenanceRequest{true}), R"({"command":"maintenance","on":true})");
   EXPECT_EQ(encodeRequest(DemoteRequest{"carp", -1}),
             R"({"command":"demote","delta":-1,"group":"carp"})");
@@ -29,6 +30,7 @@ TEST(RequestTest, RoundTrips) {
   const std::vector<Request> requests = {
       StatusRequest{},
       ReloadRequest{},
+      DoctorRequest{},
       MaintenanceRequest{true},
       MaintenanceRequest{false},
       DemoteRequest{"carp", -128},
@@ -151,6 +153,9 @@ TEST(RequestFromArgumentsTest, Commands) {
   using V = std::vector<std::string>;
   EXPECT_EQ(requestFromArguments("status", {}).value(), Request(StatusRequest{}));
   EXPECT_EQ(requestFromArguments("reload", {}).value(), Request(ReloadRequest{}));
+  EXPECT_EQ(requestFromArguments("doctor", {}).value(), Request(DoctorRequest{}));
+  EXPECT_FALSE(requestFromArguments("doctor", {"eth0"}));
+  EXPECT_FALSE(parseRequest(R"({"command":"doctor","vhid":1})"));
   EXPECT_EQ(requestFromArguments("demote", V{"-3"}).value(), Request(DemoteRequest{"carp", -3}));
   EXPECT_EQ(requestFromArguments("demote", V{"+2"}).value(), Request(DemoteRequest{"carp", 2}));
   EXPECT_EQ(requestFromArguments("demote", V{"internal", "5"}).value(),

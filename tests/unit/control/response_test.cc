@@ -44,10 +44,44 @@ TEST(ResponseTest, EncodesTheEnvelope) {
   EXPECT_TRUE(j.contains("stats"));
 }
 
+DoctorReport doctorReport() {
+  DoctorReport report;
+  DoctorVhid v;
+  v.interface = "eth0";
+  v.vhid = 1;
+  v.state = "BACKUP";
+  v.addresses = {"192.0.2.1/24", "2001:db8::1/64"};
+  v.multicast = v.multicast6 = true;
+  v.bad_auth = DoctorBadAuth{"192.0.2.12",       3,    0.25,
+                             "0102030405060708", "ab", "only 192.0.2.1 (as ucarp signs)",
+                             {"192.0.2.1"}};
+  v.peers.push_back({"192.0.2.11", 1, 0, 0, 0.5, 7});
+  report.vhids.push_back(v);
+  v.vhid = 2;
+  v.bad_auth.reset();
+  v.peers.clear();
+  report.vhids.push_back(v);
+  report.vrrp.push_back({"eth0", 1, 2, 150, 1, "192.0.2.13", {"192.0.2.50"}, 1.5, 9});
+  return report;
+}
+
+TEST(ResponseTest, DoctorReportSitsUnderItsKey) {
+  const json j = json::parse(encodeResponse(Response::ofDoctor(doctorReport())));
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["doctor"]["vhids"][0]["bad_auth"]["matching_addresses"][0], "192.0.2.1");
+  EXPECT_FALSE(j["doctor"]["vhids"][1].contains("bad_auth"));
+  EXPECT_EQ(j["doctor"]["vrrp"][0]["vrid"], 1);
+  EXPECT_FALSE(parseResponse(R"({"ok":true,"doctor":{"vhids":[{"vhid":1}],"vrrp":[]}})"));
+}
+
 TEST(ResponseTest, RoundTrips) {
-  const std::vector<Response> responses = {
-      Response::success(), Response::success("ok then"), Response::failure("bad config"),
-      Response::ofStatus(oneVhid()), Response::ofStatus(StatusReport{})};
+  const std::vector<Response> responses = {Response::success(),
+                                           Response::success("ok then"),
+                                           Response::failure("bad config"),
+                                           Response::ofStatus(oneVhid()),
+                                           Response::ofStatus(StatusReport{}),
+                                           Response::ofDoctor(doctorReport()),
+                                           Response::ofDoctor(DoctorReport{})};
   for (const Response& response : responses) {
     const std::string line = encodeResponse(response);
     EXPECT_EQ(line.find('\n'), std::string::npos);

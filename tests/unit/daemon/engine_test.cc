@@ -8,6 +8,7 @@
 
 #include "config/address_text.h"
 #include "daemon/control_handler.h"
+#include "proto/checksum.h"
 #include "proto/header.h"
 #include "proto/timing.h"
 #include "support/engine_fixture.h"
@@ -384,6 +385,43 @@ addresses = ["192.0.2.1/24"]
   }
 }
 
+TEST_F(EngineTest, DoctorReportsVrrpRoutersBadHmacsAndPeers) {
+  auto e = make(kTwoVhids);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  // keepalived, virtual_router_id 2, priority 150, one address: VRRPv2 is 20 bytes (badlen).
+  std::vector<std::uint8_t> vrrp = {0x21, 0x02, 0x96, 0x01, 0x00, 0x01, 0x00, 0x00, 192, 0,
+                                    2,    50,   0,    0,    0,    0,    0,    0,    0,   0};
+  const std::uint16_t sum = proto::internetChecksum(vrrp);
+  vrrp[6] = static_cast<std::uint8_t>(sum >> 8);
+  vrrp[7] = static_cast<std::uint8_t>(sum & 0xff);
+  receive(*e, vrrp, 255, "192.0.2.13");
+  // ucarp signs only 192.0.2.1 for VHID 1, whose configured set also has 2001:db8::1.
+  receive(*e, peerAdvert(1, "secret", {*config::parseInterfaceAddress("192.0.2.1/24")}, 1, 0, 0),
+          255, "192.0.2.14");
+  clock_.advance(milliseconds(500));
+  receive(*e, peerAdvert(2, "other", {*config::parseInterfaceAddress("192.0.2.2/24")}, 1, 200, 0));
+  EXPECT_EQ(e->stats().toMap().at("badlen"), 1u) << "still counted as before";
+
+  const auto report = buildDoctorReport(*e, clock_.now());
+  ASSERT_EQ(report.vrrp.size(), 1u);
+  EXPECT_EQ(report.vrrp[0].vrid, 2);
+  EXPECT_EQ(report.vrrp[0].priority, 150);
+  EXPECT_EQ(report.vrrp[0].source, "192.0.2.13");
+  EXPECT_EQ(report.vrrp[0].addresses, std::vector<std::string>{"192.0.2.50"});
+  EXPECT_DOUBLE_EQ(report.vrrp[0].age_seconds, 0.5);
+  ASSERT_EQ(report.vhids.size(), 2u);
+  ASSERT_TRUE(report.vhids[0].bad_auth);
+  EXPECT_EQ(report.vhids[0].bad_auth->source, "192.0.2.14");
+  EXPECT_EQ(report.vhids[0].bad_auth->counter, "0909090909090909");
+  EXPECT_EQ(report.vhids[0].bad_auth->matching_set, "only 192.0.2.1 (as ucarp signs)");
+  EXPECT_TRUE(report.vhids[0].multicast && report.vhids[0].multicast6);
+  EXPECT_FALSE(report.vhids[1].bad_auth);
+  ASSERT_EQ(report.vhids[1].peers.size(), 1u);
+  EXPECT_EQ(report.vhids[1].peers[0].source, "192.0.2.12");
+  EXPECT_EQ(report.vhids[1].peers[0].advskew, 200);
+}
+
 TEST_F(EngineTest, ControlHandlerAnswersJsonLines) {
   auto e = make(kTwoVhids);
   e->start(clock_.now());
@@ -399,6 +437,9 @@ TEST_F(EngineTest, ControlHandlerAnswersJsonLines) {
   auto status = control::parseResponse(handler.handleLine(R"({"command":"status"})"));
   ASSERT_TRUE(status && status->ok && status->status);
   EXPECT_EQ(status->status->vhids[0].state, "MASTER");
+  auto doctor = control::parseResponse(handler.handleLine(R"({"command":"doctor"})"));
+  ASSERT_TRUE(doctor && doctor->ok && doctor->doctor);
+  EXPECT_EQ(doctor->doctor->vhids.size(), 2u);
   auto bad = control::parseResponse(handler.handleLine("{nonsense"));
   ASSERT_TRUE(bad);
   EXPECT_FALSE(bad->ok);

@@ -170,5 +170,54 @@ TEST(Frames, UnsolicitedNaChecksumVerifies) {
   }
 }
 
+TEST(Frames, ArpProbeAndItsAnswerDecode) {
+  const auto probe = buildArpRequest(kMac1, v4(0, 0, 0, 0), v4(192, 0, 2, 12));
+  EXPECT_EQ(toHex(probe),
+            "ffffffffffff"
+            "00005e000101"
+            "0806"
+            "0001"
+            "0800"
+            "06"
+            "04"
+            "0001"
+            "00005e000101"
+            "00000000"
+            "000000000000"
+            "c000020c");
+  const auto decoded = decodeArpFrame(probe);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->operation, 1);
+  EXPECT_EQ(decoded->sender_mac, kMac1);
+  EXPECT_EQ(decoded->target_ip, v4(192, 0, 2, 12));
+  // The owner of 192.0.2.12 answers to the probing MAC (Linux arp_process, sender 0.0.0.0).
+  auto reply = tv::fromHex(
+      "00005e000101"
+      "020000000012"
+      "0806"
+      "0001"
+      "0800"
+      "06"
+      "04"
+      "0002"
+      "020000000012"
+      "c000020c"
+      "00005e000101"
+      "00000000"
+      "0000");
+  const auto answer = decodeArpFrame(reply);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->operation, 2);
+  EXPECT_EQ(answer->destination, kMac1);
+  EXPECT_EQ(answer->target_mac, kMac1);
+  EXPECT_EQ(answer->sender_ip, v4(192, 0, 2, 12));
+  reply[12] = 0x08;
+  reply[13] = 0x00;
+  EXPECT_FALSE(decodeArpFrame(reply)) << "IPv4, not ARP";
+  EXPECT_FALSE(decodeArpFrame(std::span(probe).first(41)));
+  EXPECT_TRUE(
+      buildArpRequest(kMac1, v4(0, 0, 0, 0), v6("20010db8000000000000000000000001")).empty());
+}
+
 }  // namespace
 }  // namespace carp::proto
