@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/address.h"
+#include "proto/load_balance.h"
 #include "proto/secret_key.h"
 #include "proto/types.h"
 
@@ -64,6 +65,13 @@ struct VhidConfig {
   // addresses are attached to the VHID; OpenBSD leaves them out (carp-wire.md §2.4).
   // Verification accepts either way.
   bool hmac_link_local = false;
+  // OpenBSD carpnodes (carp-wire.md §5.1): a [[vhid]] with `nodes` is expanded into one
+  // VhidConfig per node (its own vhid and advskew, everything else shared). `nodes` lists the
+  // vhids of all the entry's nodes in file order; empty for a plain VHID (and for a single
+  // node, which OpenBSD runs without balancing). Balanced addresses are IPv4 only and live on
+  // the parent itself (vmac is false).
+  proto::Balancing balancing = proto::Balancing::kNone;
+  std::vector<proto::Vhid> nodes;
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 
