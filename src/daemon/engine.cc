@@ -221,28 +221,36 @@ void Engine::syncBalancing(const VhidRuntime& v, proto::TimePoint now) noexcept 
   }
   // OpenBSD keeps the addresses on the carp interface whatever the nodes' states; here they
   // are on while this host serves a share, so that a host with none does not hold them.
-  if ((mask != 0) != leader.addresses_on) setAddresses(leader, mask != 0);
-  if (deps_.balancer == nullptr) return;
-  os::BalancingState state;
-  state.ifindex = v.iface->info.ifindex;
-  state.interface = v.iface->name;
-  for (const auto& a : v.config.addresses) state.addresses.push_back(a.address);
-  state.mode = v.config.balancing;
-  state.node_count = static_cast<std::uint32_t>(v.config.nodes.size());
-  state.lsmask = mask;
-  state.leader = leader.machine.state() == State::kMaster;
-  state.macs = proto::balancingMacs(v.config.balancing, leader.config.vhid, v.iface->info.mac);
-  state.valid_until = now + balancingLease(v.config.advbase);
-  auto updated = deps_.balancer->update(state);
-  const std::string error = updated ? std::string() : updated.error();
-  if (error != leader.balancer_error) {
-    if (!error.empty()) {
-      deps_.log->error("{}: load balancing filter: {}", vhidName(leader), error);
-    } else {
-      deps_.log->info("{}: load balancing filter working again", vhidName(leader));
+  bool want_on = mask != 0;
+  // Off before the filter stops accepting, on only after it accepts.
+  if (!want_on && leader.addresses_on) setAddresses(leader, false);
+  if (deps_.balancer != nullptr) {
+    os::BalancingState state;
+    state.ifindex = v.iface->info.ifindex;
+    state.interface = v.iface->name;
+    for (const auto& a : v.config.addresses) state.addresses.push_back(a.address);
+    state.mode = v.config.balancing;
+    state.node_count = static_cast<std::uint32_t>(v.config.nodes.size());
+    state.lsmask = mask;
+    state.leader = leader.machine.state() == State::kMaster;
+    state.macs = proto::balancingMacs(v.config.balancing, leader.config.vhid, v.iface->info.mac);
+    state.valid_until = now + balancingLease(v.config.advbase);
+    auto updated = deps_.balancer->update(state);
+    const std::string error = updated ? std::string() : updated.error();
+    if (error != leader.balancer_error) {
+      if (!error.empty()) {
+        deps_.log->error("{}: load balancing filter: {}; the shared addresses stay off here",
+                         vhidName(leader), error);
+      } else {
+        deps_.log->info("{}: load balancing filter working again", vhidName(leader));
+      }
+      leader.balancer_error = error;
     }
-    leader.balancer_error = error;
+    // Without its filter this host would take every flow (and answer ARP with its own MAC):
+    // fail closed.
+    if (!updated) want_on = false;
   }
+  if (want_on != leader.addresses_on) setAddresses(leader, want_on);
 }
 
 void Engine::removeBalancing(const VhidRuntime& v) noexcept {

@@ -98,6 +98,7 @@ class FakeLoadBalancer final : public os::LoadBalancer {
   void removeStale() noexcept override { ++stale_cleanups; }
   tl::expected<void, std::string> update(const os::BalancingState& state) override {
     updates.push_back(state);
+    if (!fail_with.empty()) return tl::unexpected(fail_with);
     return {};
   }
   void remove(int ifindex, std::span<const proto::IpAddress> addresses) noexcept override {
@@ -105,6 +106,7 @@ class FakeLoadBalancer final : public os::LoadBalancer {
                          std::vector<proto::IpAddress>(addresses.begin(), addresses.end()));
   }
   std::vector<os::BalancingState> updates;
+  std::string fail_with;  // update() fails with this when set
   std::vector<std::pair<int, std::vector<proto::IpAddress>>> removed;
   int stale_cleanups = 0;
 };

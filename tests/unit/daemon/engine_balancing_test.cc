@@ -101,6 +101,22 @@ TEST_F(EngineBalancingTest, MaskLeaderAndAddressesFollowTheNodes) {
   EXPECT_EQ(balancer_.removed[0].second, std::vector<proto::IpAddress>{parseTestIp("192.0.2.50")});
 }
 
+TEST_F(EngineBalancingTest, WithoutItsFilterTheHostHoldsNoSharedAddress) {
+  balancer_.fail_with = "load BPF program: Operation not permitted";
+  auto e = makeBalanced();
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(5));
+  ASSERT_EQ(stateOf(*e, 1), State::kMaster);
+  EXPECT_EQ(balancer_.updates.back().lsmask, 0b11U);
+  EXPECT_FALSE(addresses_.holds("eth0", 1)) << "it would take every flow";
+  EXPECT_NE(log_text_.str().find("load balancing filter: load BPF program"), std::string::npos);
+
+  balancer_.fail_with.clear();
+  runUntil(*e, clock_.now() + seconds(2));  // the next advertisement retries
+  EXPECT_TRUE(addresses_.holds("eth0", 1));
+  EXPECT_NE(log_text_.str().find("load balancing filter working again"), std::string::npos);
+}
+
 TEST_F(EngineBalancingTest, NodesAppearAsVhidsOfTheirOwn) {
   auto e = makeBalanced();
   ASSERT_EQ(e->vhids().size(), 2U);
