@@ -524,7 +524,11 @@ void Engine::onLink(int ifindex, bool running, proto::TimePoint now) noexcept {
 
 void Engine::onAddressRemoved(int /*ifindex*/, const proto::InterfaceAddress& address) noexcept {
   for (auto& v : vhids_) {
-    if (!v->addresses_on || v->machine.state() != State::kMaster) continue;
+    // A balancing group's addresses are on its leader's binding while any node is MASTER,
+    // whatever the leader's own state.
+    const bool serving = v->config.nodes.empty() ? v->machine.state() == State::kMaster
+                                                 : &balancingLeader(*v) == v.get();
+    if (!v->addresses_on || !serving) continue;
     const auto& list = v->config.addresses;
     if (std::find_if(list.begin(), list.end(), [&](const proto::InterfaceAddress& a) {
           return a.address == address.address;

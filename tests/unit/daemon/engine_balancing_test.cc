@@ -84,6 +84,11 @@ TEST_F(EngineBalancingTest, MaskLeaderAndAddressesFollowTheNodes) {
   EXPECT_FALSE(balancer_.updates.back().leader);
   EXPECT_TRUE(addresses_.holds("eth0", 1)) << "vhid 2 is still MASTER here";
 
+  // Removed by someone else while a node is MASTER here: put back, on the leader's binding.
+  addresses_.addresses.clear();
+  e->onAddressRemoved(2, shared()[0]);
+  EXPECT_TRUE(addresses_.holds("eth0", 1));
+
   // Every advertisement of the remaining MASTER node renews the lease.
   const auto before = balancer_.updates.back().valid_until;
   runUntil(*e, clock_.now() + seconds(2));
