@@ -148,6 +148,9 @@ class BalancingTest(NetnsTestCase):
         count = self.check_split(mode, self.flows(), ["h1", "h2"])
         expected = sum(1 for src in self.sources if node_index(src, SHARED, 2) == 0)
         self.assertEqual(count["h1"], expected)
+        # The hosts' own ARP requests (for the client, to send the replies) must not name the
+        # shared address as sender, or the client would point it at one host's MAC.
+        self.assertEqual(s.client_neigh(SHARED), lladdr)
 
         t0 = time.monotonic()
         ds["h1"].kill9()
@@ -156,6 +159,7 @@ class BalancingTest(NetnsTestCase):
         log(f"{mode}: h2 MASTER of both nodes {time.monotonic() - t0:.2f} s after the kill")
         count = self.check_split(f"{mode} after kill -9 of h1", self.flows(), ["h2", "h2"])
         self.assertEqual(count["h2"], FLOWS)
+        self.assertEqual(s.client_neigh(SHARED), lladdr, "the shared MAC survives the failover")
         self.assertGreater(took, 0)
 
     def test_ip(self):
