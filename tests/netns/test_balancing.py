@@ -171,6 +171,20 @@ class BalancingTest(NetnsTestCase):
     def test_ip_unicast(self):
         self.run_mode("ip-unicast")
 
+    def test_three_nodes_listed_out_of_order(self):
+        """Nodes count in ascending vhid order whatever the file order (OpenBSD sorts them);
+        with 3 nodes the hash is mod 3: h1 serves nodes 1 and 3, h2 node 2."""
+        s = self.seg
+        s.start_carpd("h1", lb_config("ip", {3: 0, 1: 0, 2: 100}))
+        s.start_carpd("h2", lb_config("ip", {3: 100, 1: 100, 2: 0}))
+        for vhid, master in ((1, "h1"), (2, "h2"), (3, "h1")):
+            other = "h2" if master == "h1" else "h1"
+            s.wait_roles({master: "MASTER", other: "BACKUP"}, vhid=vhid, timeout=20)
+        count = self.check_split("ip, 3 nodes", self.flows(), ["h1", "h2", "h1"])
+        expected = sum(1 for src in self.sources if node_index(src, SHARED, 3) != 1)
+        self.assertEqual(count["h1"], expected)
+        self.assertEqual(count["h2"], FLOWS - expected)
+
     def test_graceful_stop_removes_the_filter(self):
         s = self.seg
         ds = self.start_balancing("ip")
