@@ -9,7 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libexpected-dev libcap-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # load balancing: the BPF program (clang -target bpf), libbpf, and the kernel UAPI headers
-  llvm libbpf-dev linux-libc-dev bpftool
+  libbpf-dev linux-libc-dev
   # network-namespace tests and the demo
   iproute2 iputils-ping procps psmisc tcpdump tshark python3 python3-scapy ucarp conntrackd
 )
