@@ -4,12 +4,12 @@
 
 #include <linux/types.h>
 
-struct carp_lb_key {
+struct carp_lb_key {  // NOLINT(readability-identifier-naming): C, shared with BPF
   __u32 ifindex;
   __u32 address; /* network order, as in the IPv4 header */
 };
 
-struct carp_lb_value {
+struct carp_lb_value {  // NOLINT(readability-identifier-naming)
   __u32 lsmask;         /* bit i: this host is MASTER of the i-th node (ascending vhid) */
   __u32 node_count;     /* 1..32 */
   __u64 valid_until_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns); nothing is accepted after */
