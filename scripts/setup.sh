@@ -8,6 +8,8 @@ packages=(
   libssl-dev libmnl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libexpected-dev libcap-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # load balancing: the BPF program (clang -target bpf), libbpf, and the kernel UAPI headers
+  libbpf-dev linux-libc-dev
   # network-namespace tests and the demo
   iproute2 iputils-ping procps psmisc tcpdump tshark python3 python3-scapy ucarp conntrackd
   nftables iptables keepalived   # carpctl doctor reads nft/iptables; its test plants keepalived

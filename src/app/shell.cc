@@ -1,5 +1,6 @@
 #include "app/shell.h"
 
+#include <algorithm>
 #include <csignal>
 #include <set>
 
@@ -50,6 +51,17 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
   } catch (const std::exception& e) {
     log_->warn("no quick resume after a crash: {}", e.what());
   }
+  // Loading a BPF program needs CAP_BPF, which carpd drops with the rest in run(): a
+  // configuration with load balancing must have it at start (a reload that adds the first
+  // balancing entry later is refused by the kernel, and says so).
+  const bool balancing = std::any_of(config.vhids.begin(), config.vhids.end(),
+                                     [](const config::VhidConfig& v) { return !v.nodes.empty(); });
+  if (balancing) {
+    if (auto loaded = balancer_.load(); !loaded) {
+      throw std::runtime_error("load balancing: " + loaded.error());
+    }
+  }
+  deps.balancer = &balancer_;
   engine_ = std::make_unique<daemon::Engine>(deps, std::move(config), maintenance);
   control_ = std::make_unique<daemon::ControlHandler>(*engine_, clock_, maintenance_store_,
                                                       [this] { return reload(); });

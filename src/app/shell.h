@@ -13,6 +13,7 @@
 #include "daemon/control_handler.h"
 #include "daemon/engine.h"
 #include "daemon/maintenance_store.h"
+#include "os/linux/bpf_load_balancer.h"
 #include "os/linux/carp_socket.h"
 #include "os/linux/control_listener.h"
 #include "os/linux/event_loop.h"
@@ -56,6 +57,8 @@ class Shell {
   os::lnx::PacketSocketSender frames_;
   os::lnx::RawIpSender ip_;
   daemon::MaintenanceStore maintenance_store_;
+  // Loaded before privileges are dropped when a VHID balances; used by the engine.
+  os::lnx::BpfLoadBalancer balancer_;
   std::unique_ptr<os::lnx::FileMasterRecord> master_record_;  // null when state_dir is unusable
   std::unique_ptr<daemon::Engine> engine_;
   std::unique_ptr<daemon::ControlHandler> control_;

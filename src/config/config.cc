@@ -26,9 +26,10 @@ constexpr std::array kGlobalKeys = {"preempt",      "control_socket", "state_dir
                                     "log_level",    "hooks",          "hooks_dir",
                                     "hook_timeout", "metrics",        "realtime"};
 constexpr std::array kVhidKeys = {
-    "interface",       "vhid",       "advbase", "advskew", "pass", "pass_file",
-    "addresses",       "peer",       "peer6",   "groups",  "vmac", "demotion_in_advskew",
-    "hmac_link_local", "master_down"};
+    "interface",       "vhid",  "advbase",   "advskew",    "pass", "pass_file",
+    "addresses",       "peer",  "peer6",     "groups",     "vmac", "demotion_in_advskew",
+    "hmac_link_local", "nodes", "balancing", "master_down"};
+constexpr std::array kNodeKeys = {"vhid", "advskew"};
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
 // A pass_file holds a short passphrase; anything larger is a mistake (a key file, a binary).
@@ -381,7 +382,7 @@ class Validator {
         error(vhids->source(), "'vhid' must be an array of tables ([[vhid]])");
       } else {
         for (const toml::node& element : *array) {
-          if (auto vhid = parseVhid(*element.as_table())) config.vhids.push_back(std::move(*vhid));
+          for (auto& vhid : parseVhid(*element.as_table())) config.vhids.push_back(std::move(vhid));
         }
       }
     } else {
@@ -651,7 +652,88 @@ class Validator {
     }
   }
 
-  std::optional<VhidConfig> parseVhid(const toml::table& table) {
+  struct Node {
+    proto::Vhid vhid;
+    proto::AdvSkew advskew;
+  };
+
+  // `nodes = [{vhid = 1, advskew = 0}, ...]` (OpenBSD carpnodes vhid:advskew,...).
+  std::vector<Node> parseNodes(const toml::node& node) {
+    std::vector<Node> nodes;
+    const toml::array* array = node.as_array();
+    if (array == nullptr || array->empty()) {
+      error(node.source(), "'nodes' must be a non-empty array of {vhid = N, advskew = N}, not " +
+                               (array == nullptr ? typeName(node) : std::string("an empty array")));
+      return nodes;
+    }
+    if (array->size() > proto::kMaxBalancingNodes) {
+      error(node.source(), "'nodes' has " + std::to_string(array->size()) + " entries; at most " +
+                               std::to_string(proto::kMaxBalancingNodes) +
+                               " (OpenBSD CARP_MAXNODES)");
+      return nodes;
+    }
+    for (const toml::node& element : *array) {
+      const toml::table* entry = element.as_table();
+      if (entry == nullptr) {
+        error(element.source(),
+              "a node must be a table {vhid = N, advskew = N}, not " + typeName(element));
+        continue;
+      }
+      for (auto&& [key, value] : *entry) {
+        if (!contains(kNodeKeys, key.str())) {
+          error(key.source(), unknownKeyMessage(key.str(), "a node", kNodeKeys));
+        }
+      }
+      Node n{*proto::Vhid::make(1), *proto::AdvSkew::make(0)};
+      const toml::node* vhid = entry->get("vhid");
+      if (vhid == nullptr) {
+        error(element.source(), "a node is missing 'vhid'");
+        continue;
+      }
+      const auto v = integerIn(*vhid, "vhid", 1, 255);
+      if (!v) continue;
+      n.vhid = *proto::Vhid::make(static_cast<int>(*v));
+      if (const toml::node* skew = entry->get("advskew")) {
+        const auto s = integerIn(*skew, "advskew", 0, proto::AdvSkew::kMaxConfigured);
+        if (!s) continue;
+        n.advskew = *proto::AdvSkew::make(static_cast<int>(*s));
+      }
+      if (std::any_of(nodes.begin(), nodes.end(),
+                      [&](const Node& o) { return o.vhid == n.vhid; })) {
+        error(vhid->source(), "vhid " + std::to_string(*v) + " is listed twice in 'nodes'");
+        continue;
+      }
+      nodes.push_back(n);
+    }
+    return nodes;
+  }
+
+  // `balancing` and `nodes` together (carp-wire.md §5.1): one node means no balancing, as
+  // OpenBSD forces; several balance, "ip" when not given, as OpenBSD chooses.
+  proto::Balancing parseBalancing(const toml::table& table, std::size_t node_count) {
+    const toml::node* node = table.get("balancing");
+    if (node == nullptr) return node_count > 1 ? proto::Balancing::kIp : proto::Balancing::kNone;
+    const auto text = string(*node, "balancing");
+    if (!text) return proto::Balancing::kNone;
+    for (const auto mode : {proto::Balancing::kNone, proto::Balancing::kIp,
+                            proto::Balancing::kIpStealth, proto::Balancing::kIpUnicast}) {
+      if (*text != proto::toString(mode)) continue;
+      if (mode != proto::Balancing::kNone && node_count < 2) {
+        error(node->source(), "'balancing' needs at least two 'nodes'");
+      } else if (mode == proto::Balancing::kNone && node_count > 1) {
+        error(node->source(),
+              "several 'nodes' always balance (OpenBSD turns \"none\" into \"ip\"); use "
+              "\"ip\", \"ip-stealth\" or \"ip-unicast\"");
+      }
+      return mode;
+    }
+    error(node->source(),
+          "'balancing' must be one of none, ip, ip-stealth, ip-unicast, not '" + *text + "'");
+    return proto::Balancing::kNone;
+  }
+
+  // One [[vhid]] table: one VhidConfig, or one per node when it has `nodes`. Empty on error.
+  std::vector<VhidConfig> parseVhid(const toml::table& table) {
     const bool failed_before = failed_;
     failed_ = false;
     VhidConfig vhid;
@@ -684,7 +766,20 @@ class Validator {
         }
       }
     }
-    if (const toml::node* node = required("vhid")) {
+    const toml::node* nodes_node = table.get("nodes");
+    std::vector<Node> nodes;
+    if (nodes_node != nullptr) {
+      if (const toml::node* node = table.get("vhid")) {
+        error(node->source(),
+              "'vhid' and 'nodes' are both set; a balancing entry has only 'nodes'");
+      }
+      if (const toml::node* node = table.get("advskew")) {
+        error(node->source(), "'advskew' and 'nodes' are both set; each node has its own advskew");
+      }
+      nodes = parseNodes(*nodes_node);
+      have_vhid = !nodes.empty();
+      if (have_vhid) vhid.vhid = nodes.front().vhid;  // names the entry in messages
+    } else if (const toml::node* node = required("vhid")) {
       if (auto v = integerIn(*node, "vhid", 1, 255)) {
         vhid.vhid = *proto::Vhid::make(static_cast<int>(*v));
         have_vhid = true;
@@ -695,10 +790,15 @@ class Validator {
         vhid.advbase = *proto::AdvBase::make(static_cast<int>(*v));
       }
     }
-    if (const toml::node* node = table.get("advskew")) {
+    if (const toml::node* node = table.get("advskew"); node != nullptr && nodes_node == nullptr) {
       if (auto v = integerIn(*node, "advskew", 0, proto::AdvSkew::kMaxConfigured)) {
         vhid.advskew = *proto::AdvSkew::make(static_cast<int>(*v));
       }
+    }
+    if (nodes_node != nullptr) {
+      vhid.balancing = parseBalancing(table, nodes.size());
+    } else if (const toml::node* node = table.get("balancing")) {
+      error(node->source(), "'balancing' needs 'nodes' (two or more VHIDs sharing the addresses)");
     }
     parseKey(table, vhid);
     if (const toml::node* node = required("addresses")) parseAddresses(*node, vhid);
@@ -711,6 +811,11 @@ class Validator {
     if (const toml::node* node = table.get("groups")) parseGroups(*node, vhid);
     if (const toml::node* node = table.get("vmac")) {
       if (auto v = boolean(*node, "vmac")) vhid.vmac = *v;
+      if (vhid.balancing != proto::Balancing::kNone) {
+        error(node->source(),
+              "'vmac' does not apply to a balancing entry: its MAC follows 'balancing' "
+              "(carpd.toml(5))");
+      }
     }
     if (const toml::node* node = table.get("demotion_in_advskew")) {
       if (auto v = boolean(*node, "demotion_in_advskew")) vhid.demotion_in_advskew = *v;
@@ -735,23 +840,67 @@ class Validator {
         }
       }
     }
+    if (vhid.balancing != proto::Balancing::kNone) {
+      // The kernel filter hashes IPv4 only (carp_lsdrop's IPv6 fold is left out for now).
+      vhid.vmac = false;
+      for (std::size_t i = 0; i < vhid.addresses.size(); ++i) {
+        if (vhid.addresses[i].address.family != proto::Family::kIPv6) continue;
+        error(address_sources_[i],
+              "IPv6 addresses cannot be balanced: carpd's load balancing is IPv4 only; put " +
+                  formatAddress(vhid.addresses[i].address) + " in a [[vhid]] of its own");
+      }
+    }
 
-    checkAgainstEarlier(table, vhid, have_interface && have_vhid);
+    std::vector<proto::Vhid> ids;
+    if (nodes_node == nullptr) {
+      ids.push_back(vhid.vhid);
+    } else {
+      for (const Node& n : nodes) ids.push_back(n.vhid);
+    }
+    checkAgainstEarlier(table, vhid,
+                        have_interface && have_vhid ? ids : std::vector<proto::Vhid>{});
 
     const bool this_failed = failed_;
     failed_ = failed_before || this_failed;
-    if (this_failed) return std::nullopt;
-    return vhid;
+    std::vector<VhidConfig> out;
+    if (this_failed) return out;
+    if (nodes_node == nullptr) {
+      out.push_back(std::move(vhid));
+      return out;
+    }
+    if (vhid.balancing != proto::Balancing::kNone) vhid.nodes = ids;
+    for (const Node& n : nodes) {
+      VhidConfig copy{vhid.interface,
+                      n.vhid,
+                      vhid.advbase,
+                      n.advskew,
+                      vhid.key.clone(),
+                      vhid.addresses,
+                      vhid.peer,
+                      vhid.peer6,
+                      vhid.groups,
+                      vhid.vmac,
+                      vhid.demotion_in_advskew,
+                      vhid.hmac_link_local,
+                      vhid.master_down,
+                      vhid.balancing,
+                      vhid.nodes,
+                      vhid.line};
+      out.push_back(std::move(copy));
+    }
+    return out;
   }
 
   // Rules across [[vhid]] tables: one VHID number once per interface (both BSDs refuse a
-  // second carp interface with the same vhid on one parent), and one address in one VHID.
-  void checkAgainstEarlier(const toml::table& table, const VhidConfig& vhid, bool have_id) {
-    if (have_id) {
-      const auto id = std::make_pair(vhid.interface, vhid.vhid.value());
+  // second carp interface with the same vhid on one parent), and one address in one VHID (the
+  // nodes of one balancing entry share theirs).
+  void checkAgainstEarlier(const toml::table& table, const VhidConfig& vhid,
+                           const std::vector<proto::Vhid>& ids) {
+    for (const proto::Vhid id_vhid : ids) {
+      const auto id = std::make_pair(vhid.interface, id_vhid.value());
       const auto [it, inserted] = seen_ids_.emplace(id, positionOf(table.source()));
       if (!inserted) {
-        error(table.source(), "vhid " + std::to_string(vhid.vhid.value()) + " on interface '" +
+        error(table.source(), "vhid " + std::to_string(id_vhid.value()) + " on interface '" +
                                   vhid.interface + "' is already defined at line " +
                                   std::to_string(it->second.line));
       }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/address.h"
+#include "proto/load_balance.h"
 #include "proto/secret_key.h"
 #include "proto/timing.h"
 #include "proto/types.h"
@@ -68,6 +69,13 @@ struct VhidConfig {
   // How long a BACKUP waits: OpenBSD's 3 x (advbase + advskew/256) by default, or FreeBSD's
   // 3 x advbase + advskew/256, which is shorter by 2 x advskew/256 s.
   proto::MasterDownFormula master_down = proto::MasterDownFormula::kOpenBsd;
+  // OpenBSD carpnodes (carp-wire.md §5.1): a [[vhid]] with `nodes` is expanded into one
+  // VhidConfig per node (its own vhid and advskew, everything else shared). `nodes` lists the
+  // vhids of all the entry's nodes in file order; empty for a plain VHID (and for a single
+  // node, which OpenBSD runs without balancing). Balanced addresses are IPv4 only and live on
+  // the parent itself (vmac is false).
+  proto::Balancing balancing = proto::Balancing::kNone;
+  std::vector<proto::Vhid> nodes;
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 

@@ -33,8 +33,9 @@ const std::optional<proto::IpAddress>& peerFor(const config::VhidConfig& c, Fami
 
 bool sameVhidConfig(const config::VhidConfig& a, const config::VhidConfig& b) {
   return a.interface == b.interface && a.vhid == b.vhid && a.advbase == b.advbase &&
-         a.advskew == b.advskew && a.key.sameAs(b.key) && a.addresses == b.addresses &&
-         a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
+         a.balancing == b.balancing && a.nodes == b.nodes && a.advskew == b.advskew &&
+         a.key.sameAs(b.key) && a.addresses == b.addresses && a.peer == b.peer &&
+         a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
          a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local &&
          a.master_down == b.master_down;
 }
@@ -135,6 +136,7 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
       .last_takeover = std::nullopt,
       .transitions = {},
       .diagnostics = {},
+      .balancer_error = {},
   });
   v->credentials = proto::VhidCredentials{&v->signer, proto::randomCounter(), unicast};
   return v;
@@ -142,6 +144,7 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
 
 void Engine::start(proto::TimePoint now) {
   deps_.addresses.removeStale();
+  if (deps_.balancer != nullptr) deps_.balancer->removeStale();
   for (auto& v : vhids_) v->iface->by_vhid[v->config.vhid.value()] = v.get();
   for (auto& v : vhids_) {
     for (const auto& g : v->config.groups) groups_.ensure(g);
@@ -179,8 +182,86 @@ void Engine::stopVhid(VhidRuntime& v, proto::TimePoint now) noexcept {
 
 void Engine::stop(proto::TimePoint now) noexcept {
   if (!started_) return;
+  stopping_ = true;
   for (auto& v : vhids_) stopVhid(*v, now);
+  for (auto& v : vhids_) {
+    if (!v->config.nodes.empty() && &balancingLeader(*v) == v.get()) removeBalancing(*v);
+  }
+  stopping_ = false;
   started_ = false;
+}
+
+proto::Duration balancingLease(proto::AdvBase advbase) noexcept {
+  return std::max<proto::Duration>(std::chrono::seconds(3LL * advbase.seconds()),
+                                   std::chrono::seconds(1));
+}
+
+std::vector<VhidRuntime*> Engine::balancingGroup(const VhidRuntime& v) const {
+  std::vector<VhidRuntime*> group;
+  for (const auto& other : vhids_) {
+    if (other->config.interface == v.config.interface && other->config.nodes == v.config.nodes) {
+      group.push_back(other.get());
+    }
+  }
+  return group;
+}
+
+VhidRuntime& Engine::balancingLeader(const VhidRuntime& v) const {
+  const proto::Vhid leader = proto::leaderOf(v.config.nodes);
+  for (VhidRuntime* member : balancingGroup(v)) {
+    if (member->config.vhid == leader) return *member;
+  }
+  return const_cast<VhidRuntime&>(v);  // not reached: the config lists every node
+}
+
+void Engine::syncBalancing(const VhidRuntime& v, proto::TimePoint now) noexcept {
+  if (stopping_ || !started_) return;
+  VhidRuntime& leader = balancingLeader(v);
+  std::uint32_t mask = 0;
+  for (const VhidRuntime* member : balancingGroup(v)) {
+    if (member->machine.state() != State::kMaster) continue;
+    const int position = proto::nodePosition(v.config.nodes, member->config.vhid);
+    if (position >= 0) mask |= 1U << position;
+  }
+  // OpenBSD keeps the addresses on the carp interface whatever the nodes' states; here they
+  // are on while this host serves a share, so that a host with none does not hold them.
+  bool want_on = mask != 0;
+  // Off before the filter stops accepting, on only after it accepts.
+  if (!want_on && leader.addresses_on) setAddresses(leader, false);
+  if (deps_.balancer != nullptr) {
+    os::BalancingState state;
+    state.ifindex = v.iface->info.ifindex;
+    state.interface = v.iface->name;
+    for (const auto& a : v.config.addresses) state.addresses.push_back(a.address);
+    state.mode = v.config.balancing;
+    state.node_count = static_cast<std::uint32_t>(v.config.nodes.size());
+    state.lsmask = mask;
+    state.leader = leader.machine.state() == State::kMaster;
+    state.macs = proto::balancingMacs(v.config.balancing, leader.config.vhid, v.iface->info.mac);
+    state.valid_until = now + balancingLease(v.config.advbase);
+    auto updated = deps_.balancer->update(state);
+    const std::string error = updated ? std::string() : updated.error();
+    if (error != leader.balancer_error) {
+      if (!error.empty()) {
+        deps_.log->error("{}: load balancing filter: {}; the shared addresses stay off here",
+                         vhidName(leader), error);
+      } else {
+        deps_.log->info("{}: load balancing filter working again", vhidName(leader));
+      }
+      leader.balancer_error = error;
+    }
+    // Without its filter this host would take every flow (and answer ARP with its own MAC):
+    // fail closed.
+    if (!updated) want_on = false;
+  }
+  if (want_on != leader.addresses_on) setAddresses(leader, want_on);
+}
+
+void Engine::removeBalancing(const VhidRuntime& v) noexcept {
+  if (deps_.balancer == nullptr) return;
+  std::vector<proto::IpAddress> addresses;
+  for (const auto& a : v.config.addresses) addresses.push_back(a.address);
+  deps_.balancer->remove(v.iface->info.ifindex, addresses);
 }
 
 void Engine::dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoint now) noexcept {
@@ -190,7 +271,18 @@ void Engine::dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoin
 void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
                    proto::TimePoint now) noexcept {
   namespace action = proto::action;
+  const bool balanced = !v.config.nodes.empty();
+  bool sync_balancing = false;
   for (const proto::Action& a : actions) {
+    if (balanced && (std::holds_alternative<action::AddAddresses>(a) ||
+                     std::holds_alternative<action::RemoveAddresses>(a))) {
+      // The group's addresses follow all its nodes together (syncBalancing).
+      sync_balancing = true;
+      continue;
+    }
+    if (balanced && std::holds_alternative<action::SendAdvert>(a)) {
+      sync_balancing = true;  // renews the filter's lease while a node is MASTER here
+    }
     if (const auto* send = std::get_if<action::SendAdvert>(&a)) {
       const bool ok = sendAdvert(v, *send);
       if (ok && !send->bow_out && deps_.master_record != nullptr &&
@@ -209,6 +301,7 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
     } else if (std::holds_alternative<action::Announce>(a)) {
       announce(v);
     } else if (const auto* t = std::get_if<action::Transition>(&a)) {
+      sync_balancing = balanced;
       deps_.log->info("{}: {} -> {} ({})", vhidName(v), proto::toString(t->from),
                       proto::toString(t->to), proto::toString(t->reason));
       v.since = deps_.wall_clock();
@@ -241,6 +334,7 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
       adjustDemotion(v, adj->delta, now);
     }
   }
+  if (sync_balancing) syncBalancing(v, now);
 }
 
 std::optional<proto::IpAddress> Engine::advertSource(const VhidRuntime& v, Family f) const {
@@ -317,6 +411,21 @@ bool Engine::sendAdvert(VhidRuntime& v, const proto::action::SendAdvert& advert)
 }
 
 void Engine::announce(VhidRuntime& v) noexcept {
+  if (!v.config.nodes.empty()) {
+    // Load balancing: only the leader announces, the shared MAC as sender hardware address
+    // from the source that §5.1 allows for the mode.
+    if (&balancingLeader(v) != &v) return;
+    const auto macs = proto::balancingMacs(v.config.balancing, v.config.vhid, v.iface->info.mac);
+    for (const auto& a : v.config.addresses) {
+      const auto frame = proto::buildGratuitousArp(macs.frame_source, a.address, macs.lladdr);
+      if (auto sent = deps_.frames.sendFrame(v.iface->info.ifindex, frame); !sent) {
+        deps_.log->warn("{}: cannot announce {}: {}", vhidName(v),
+                        config::formatInterfaceAddress(a),
+                        std::system_category().message(sent.error()));
+      }
+    }
+    return;
+  }
   // OpenBSD carp_send_arp / carp_send_na: one gratuitous ARP request per IPv4 address and one
   // unsolicited NA (Override) per IPv6 address, from the MAC that answers for them.
   const proto::MacAddress mac =
@@ -438,7 +547,11 @@ void Engine::onLink(int ifindex, bool running, proto::TimePoint now) noexcept {
 
 void Engine::onAddressRemoved(int /*ifindex*/, const proto::InterfaceAddress& address) noexcept {
   for (auto& v : vhids_) {
-    if (!v->addresses_on || v->machine.state() != State::kMaster) continue;
+    // A balancing group's addresses are on its leader's binding while any node is MASTER,
+    // whatever the leader's own state.
+    const bool serving = v->config.nodes.empty() ? v->machine.state() == State::kMaster
+                                                 : &balancingLeader(*v) == v.get();
+    if (!v->addresses_on || !serving) continue;
     const auto& list = v->config.addresses;
     if (std::find_if(list.begin(), list.end(), [&](const proto::InterfaceAddress& a) {
           return a.address == address.address;
@@ -553,11 +666,18 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
         std::find_if(old_list.begin(), old_list.end(), [k](const auto& p) { return p.get() == k; });
     vhids_.push_back(std::move(*it));
   }
+  stopping_ = true;
   for (auto& old : old_list) {
     if (!old) continue;
     deps_.log->info("{}: removed or changed by reload", vhidName(*old));
     old->iface->by_vhid[old->config.vhid.value()] = nullptr;
     stopVhid(*old, now);
+  }
+  stopping_ = false;
+  // The filter entries of removed or changed groups; a changed group installs its own again
+  // when its nodes start.
+  for (auto& old : old_list) {
+    if (old && !old->config.nodes.empty()) removeBalancing(*old);
   }
   old_list.clear();
   dropUnusedInterfaces();
@@ -570,6 +690,9 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
     v->iface->by_vhid[v->config.vhid.value()] = v.get();
     deps_.log->info("{}: started by reload", vhidName(*v));
     attachAndStart(*v, now);
+  }
+  for (auto& v : vhids_) {
+    if (!v->config.nodes.empty()) syncBalancing(*v, now);
   }
   return {};
 }

@@ -25,6 +25,7 @@
 #include "daemon/timer_queue.h"
 #include "os/address_manager.h"
 #include "os/interfaces.h"
+#include "os/load_balancer.h"
 #include "os/master_record.h"
 #include "os/packet_io.h"
 #include "proto/hmac.h"
@@ -57,7 +58,14 @@ struct EngineDeps {
   // Remembers MASTER advertisements across a crash, so that a restart takes them back; may be
   // null (no resume).
   os::MasterRecord* master_record = nullptr;
+  // Carries out load balancing (VHIDs with `nodes`); may be null when none balances.
+  os::LoadBalancer* balancer = nullptr;
 };
+
+// How long the kernel filter of a balancing group keeps accepting after the last advertisement
+// of one of its MASTER nodes: three advertisement intervals (at least a second), when the
+// fastest backup would take over from a carpd that died.
+proto::Duration balancingLease(proto::AdvBase advbase) noexcept;
 
 // How soon after its last advertisement as MASTER a restarted carpd may take a VHID back
 // without waiting: two advertisement intervals, one less than the shortest master-down
@@ -90,6 +98,9 @@ struct VhidRuntime {
   std::optional<proto::Duration> last_takeover;
   std::map<proto::Reason, std::uint64_t> transitions;  // transitions by reason
   VhidDiagnostics diagnostics;                         // for carpctl doctor
+  // Load balancing, on the group's leader (lowest vhid) only: the last error of the filter,
+  // logged once until it changes.
+  std::string balancer_error;
 };
 
 // A parent interface with the VHIDs configured on it.
@@ -169,6 +180,13 @@ class Engine {
   bool sendAdvert(VhidRuntime& v, const proto::action::SendAdvert& advert) noexcept;
   void announce(VhidRuntime& v) noexcept;
   void setAddresses(VhidRuntime& v, bool on) noexcept;
+  // Load balancing: the nodes of v's group (same interface, same `nodes`), in vhids_ order.
+  std::vector<VhidRuntime*> balancingGroup(const VhidRuntime& v) const;
+  VhidRuntime& balancingLeader(const VhidRuntime& v) const;
+  // Recomputes the group's MASTER mask: addresses on while any node is MASTER (on the leader's
+  // binding), and the filter updated and its lease renewed.
+  void syncBalancing(const VhidRuntime& v, proto::TimePoint now) noexcept;
+  void removeBalancing(const VhidRuntime& v) noexcept;
   void adjustDemotion(VhidRuntime& v, int delta, proto::TimePoint now) noexcept;
   void refreshDemotion(proto::TimePoint now) noexcept;
   // Keeps what carpctl doctor reports about a dropped packet: a VRRP router, a bad HMAC.
@@ -186,6 +204,7 @@ class Engine {
   config::GlobalConfig global_;
   bool maintenance_ = false;
   bool started_ = false;
+  bool stopping_ = false;  // VHIDs are being stopped: balancing is torn down as a whole
   std::uint64_t next_id_ = 1;
   std::vector<std::unique_ptr<VhidRuntime>> vhids_;
   std::unordered_map<std::uint64_t, VhidRuntime*> by_id_;  // timer owner -> VHID

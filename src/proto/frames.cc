@@ -127,7 +127,8 @@ std::vector<std::uint8_t> buildAdvertFrameV6(MacAddress src_mac, const IpAddress
   return w.take();
 }
 
-std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address) {
+std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address,
+                                             std::optional<MacAddress> sender_mac) {
   if (address.family != Family::kIPv4) return {};
   constexpr std::uint16_t kHardwareEthernet = 1;
   constexpr std::uint16_t kArpRequest = 1;
@@ -138,10 +139,10 @@ std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress
   w.u8(6);  // hardware address length
   w.u8(4);  // protocol address length
   w.u16(kArpRequest);
-  w.raw(src_mac);       // sender hardware address
-  w.ipv4(address);      // sender protocol address
-  w.raw(MacAddress{});  // target hardware address: unknown
-  w.ipv4(address);      // target protocol address = sender: gratuitous
+  w.raw(sender_mac.value_or(src_mac));  // sender hardware address
+  w.ipv4(address);                      // sender protocol address
+  w.raw(MacAddress{});                  // target hardware address: unknown
+  w.ipv4(address);                      // target protocol address = sender: gratuitous
   return w.take();
 }
 

@@ -52,8 +52,11 @@ std::vector<std::uint8_t> buildAdvertFrameV6(MacAddress src_mac, const IpAddress
 // 42 bytes: a broadcast ARP request announcing `address` (IPv4) at `src_mac`: Ethernet source
 // and sender hardware address `src_mac`, sender and target protocol address `address`, target
 // hardware address zero (OpenBSD ip_carp.c carp_send_arp -> arprequest). The NIC pads it to
-// the 60-byte minimum. Returns an empty vector if `address` is not IPv4.
-std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address);
+// the 60-byte minimum. Returns an empty vector if `address` is not IPv4. `sender_mac`, when
+// given, replaces `src_mac` as sender hardware address only (load balancing announces a MAC
+// that it never sends from, carp-wire.md §5.1).
+std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address,
+                                             std::optional<MacAddress> sender_mac = {});
 
 // 42 bytes: a broadcast ARP request "who has `target`, tell `sender`" from `src_mac`. With
 // sender 0.0.0.0 it is an ARP probe (RFC 5227 §2.1.1): the owner of `target` answers to

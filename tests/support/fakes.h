@@ -10,6 +10,7 @@
 #include "os/address_manager.h"
 #include "os/clock.h"
 #include "os/interfaces.h"
+#include "os/load_balancer.h"
 #include "os/packet_io.h"
 
 namespace carp::testing {
@@ -89,6 +90,24 @@ class FakeAddressManager final : public os::AddressManager {
   std::vector<int> attached;
   std::vector<int> detached;
   int adds = 0;
+  int stale_cleanups = 0;
+};
+
+class FakeLoadBalancer final : public os::LoadBalancer {
+ public:
+  void removeStale() noexcept override { ++stale_cleanups; }
+  tl::expected<void, std::string> update(const os::BalancingState& state) override {
+    updates.push_back(state);
+    if (!fail_with.empty()) return tl::unexpected(fail_with);
+    return {};
+  }
+  void remove(int ifindex, std::span<const proto::IpAddress> addresses) noexcept override {
+    removed.emplace_back(ifindex,
+                         std::vector<proto::IpAddress>(addresses.begin(), addresses.end()));
+  }
+  std::vector<os::BalancingState> updates;
+  std::string fail_with;  // update() fails with this when set
+  std::vector<std::pair<int, std::vector<proto::IpAddress>>> removed;
   int stale_cleanups = 0;
 };
 

@@ -101,6 +101,16 @@ TEST(Frames, MulticastMacMapping) {
   EXPECT_EQ(toHex(multicastMacFor(v6("20010db8000000000000000000000001"))), "ffffffffffff");
 }
 
+TEST(Frames, GratuitousArpCanAnnounceAMacItIsNotSentFrom) {
+  // Load balancing, ip mode: the shared multicast MAC as sha, the NIC's MAC as source.
+  const MacAddress shared{0x01, 0x00, 0x5e, 0x00, 0x01, 0x01};
+  const auto f = buildGratuitousArp(kMac1, v4(192, 0, 2, 50), shared);
+  ASSERT_EQ(f.size(), 42u);
+  EXPECT_EQ(toHex(std::span(f).subspan(6, 6)), "00005e000101");   // Ethernet source
+  EXPECT_EQ(toHex(std::span(f).subspan(22, 6)), "01005e000101");  // sha
+  EXPECT_EQ(toHex(std::span(f).subspan(28, 4)), "c0000232");      // spa
+}
+
 TEST(Frames, GratuitousArpLayout) {
   const auto f = buildGratuitousArp(kMac1, v4(192, 168, 1, 1));
   ASSERT_EQ(f.size(), 42u);
