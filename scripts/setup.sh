@@ -8,6 +8,8 @@ packages=(
   libssl-dev libmnl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libexpected-dev libcap-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks and the man page lint
+  dpkg-dev file lintian groff-base init-system-helpers
   # network-namespace tests and the demo
   iproute2 iputils-ping procps psmisc tcpdump tshark python3 python3-scapy ucarp conntrackd
 )
