@@ -160,6 +160,22 @@ class UcarpCliTest(NetnsTestCase):
         log(f"ucarp stopped: carpd --ucarp MASTER; scripts: {c.scripts()}")
         c.terminate()
 
+    def test_sigusr1_logs_the_state_and_sigusr2_steps_down_as_in_ucarp(self):
+        s = self.seg
+        self.carpd = c = CarpdUcarp(s, "h1", self.flags("h1", 0)).start()
+        u = self.start_ucarp(100)
+        wait_until(lambda: c.state() == "MASTER", 12, what="carpd --ucarp MASTER")
+        wait_until(lambda: u.state() == "BACKUP", 5, what="ucarp BACKUP")
+        c.proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: "MASTER on eth0 id 1" in c.log_text(), 5, what="SIGUSR1's state line")
+        c.proc.send_signal(signal.SIGUSR2)
+        wait_until(lambda: c.state() == "BACKUP", 5, what="SIGUSR2 to step down")
+        wait_until(lambda: u.state() == "MASTER", 10, what="ucarp to take over")
+        wait_until(lambda: c.scripts()[-1].startswith("down "), 5, what="the downscript")
+        self.assert_one_master(u, ("BACKUP", "MASTER"))
+        log("SIGUSR2: carpd --ucarp stepped down, ucarp MASTER")
+        c.terminate()
+
     def test_refuses_flags_it_cannot_honour(self):
         s = self.seg
         for extra, words in ((["-r", "2"], "deadratio"), (["-M"], "nomcast"),
