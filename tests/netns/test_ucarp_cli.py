@@ -64,8 +64,11 @@ class CarpdUcarp:
         return words[3] if len(words) > 3 else None
 
     def terminate(self) -> None:
+        """SIGTERM; a graceful stop exits 0."""
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(20)
+        rc = self.proc.wait(20)
+        if rc != 0:
+            raise AssertionError(f"carpd --ucarp exited {rc} after SIGTERM\n{self.log_text()[-3000:]}")
 
     def scripts(self) -> list[str]:
         try:
