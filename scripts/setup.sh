@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # load balancing: the BPF program (clang -target bpf), libbpf, and the kernel UAPI headers
   libbpf-dev linux-libc-dev
+  # the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks and the man page lint
+  dpkg-dev file lintian groff-base init-system-helpers
   # network-namespace tests and the demo
   iproute2 iputils-ping procps psmisc tcpdump tshark python3 python3-scapy ucarp conntrackd
   nftables iptables keepalived   # carpctl doctor reads nft/iptables; its test plants keepalived

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs dependencies, builds, and
-# runs every CTest label (unit, fuzz replay, netns). netns tests need root; as non-root they
-# are skipped. Extra arguments go to ctest (e.g. -L unit).
+# runs every CTest label (unit, fuzz replay, netns, packaging). netns and packaging tests need
+# root (packaging installs and purges the .deb); as non-root they are skipped. Extra arguments
+# go to ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

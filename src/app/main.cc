@@ -1,15 +1,27 @@
-// carpd: the CARP daemon. Parses the command line, loads the configuration and hands over to
-// the shell (app/shell.h).
+// carpd: the CARP daemon. Parses the command line (carpd's own, or ucarp's after --ucarp),
+// loads the configuration and hands over to the shell (app/shell.h).
 
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "app/shell.h"
 #include "config/config.h"
+#include "config/ucarp_args.h"
 #include "os/linux/journal_sink.h"
 
 namespace {
@@ -31,9 +43,115 @@ std::shared_ptr<spdlog::logger> makeLogger(const std::string& level, bool verbos
   return log;
 }
 
+int syslogFacility(const std::string& name) {
+  static constexpr std::array<std::pair<const char*, int>, 20> kFacilities = {{
+      {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+      {"daemon", LOG_DAEMON}, {"ftp", LOG_FTP},           {"kern", LOG_KERN},
+      {"lpr", LOG_LPR},       {"mail", LOG_MAIL},         {"news", LOG_NEWS},
+      {"syslog", LOG_SYSLOG}, {"user", LOG_USER},         {"uucp", LOG_UUCP},
+      {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},     {"local2", LOG_LOCAL2},
+      {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},     {"local5", LOG_LOCAL5},
+      {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+  }};
+  for (const auto& [n, value] : kFacilities) {
+    if (name == n) return value;
+  }
+  return LOG_DAEMON;
+}
+
+// ucarp logs to syslog (-f, "daemon" by default; "none": not at all) and, in the foreground,
+// to stderr as well. Under systemd the journal has it all already.
+std::shared_ptr<spdlog::logger> makeUcarpLogger(const std::string& level,
+                                                const std::string& facility, bool daemonized) {
+  if (carp::os::lnx::stderrIsJournal()) return makeLogger(level, false);
+  std::vector<spdlog::sink_ptr> sinks;
+  if (facility != "none") {
+    sinks.push_back(std::make_shared<spdlog::sinks::syslog_sink_mt>("carpd", LOG_PID,
+                                                                    syslogFacility(facility),
+                                                                    /*enable_formatting=*/true));
+    sinks.back()->set_pattern("%v");
+  }
+  if (!daemonized) {
+    sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    sinks.back()->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  }
+  auto log = std::make_shared<spdlog::logger>("carpd", sinks.begin(), sinks.end());
+  log->set_level(spdlog::level::from_str(level));
+  log->flush_on(spdlog::level::trace);
+  return log;
+}
+
+int runShell(const std::string& file, carp::config::Config config,
+             const std::shared_ptr<spdlog::logger>& log) {
+  try {
+    carp::app::Shell shell(file, std::move(config), log);
+    return shell.run();
+  } catch (const std::exception& e) {
+    log->critical("{}", e.what());
+    return 1;
+  }
+}
+
+// carpd [--control-socket PATH] [--state-dir DIR] --ucarp UCARP-FLAGS...
+int runUcarp(std::vector<std::string> carpd_args, std::vector<std::string> ucarp_args) {
+  CLI::App app{"carpd --ucarp: ucarp's command line"};
+  std::string control_socket;
+  std::string state_dir;
+  app.add_option("--control-socket", control_socket,
+                 "control socket (default /run/carpd/ucarp-IF-VHID.sock)");
+  app.add_option("--state-dir", state_dir,
+                 "state directory (default /var/lib/carpd/ucarp-IF-VHID)");
+  try {
+    std::reverse(carpd_args.begin(), carpd_args.end());
+    app.parse(carpd_args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  std::error_code ec;
+  auto cwd = std::filesystem::current_path(ec);
+  if (ec) cwd = "/";
+  auto parsed = carp::config::parseUcarpArgs(ucarp_args, cwd);
+  if (!parsed) {
+    std::cerr << parsed.error() << '\n';
+    return 1;
+  }
+  if (parsed->help) {
+    std::cout << carp::config::ucarpUsage();
+    return 0;
+  }
+  for (const auto& [path, what] :
+       {std::pair{&control_socket, "--control-socket"}, std::pair{&state_dir, "--state-dir"}}) {
+    if (!path->empty() && path->front() != '/') {
+      std::cerr << "carpd: " << what << " must be an absolute path\n";
+      return 1;
+    }
+  }
+  auto& global = parsed->config.global;
+  if (!control_socket.empty()) global.control_socket = control_socket;
+  if (!state_dir.empty()) global.state_dir = state_dir;
+
+  auto log = makeUcarpLogger(global.log_level, parsed->facility, parsed->daemonize);
+  for (const auto& w : parsed->warnings) log->warn("{}", w);
+  if (parsed->daemonize && ::daemon(0, 0) != 0) {
+    log->critical("cannot daemonize: {}", std::strerror(errno));
+    return 1;
+  }
+  log->info("ucarp mode: {} vhid {}, control socket {}", parsed->config.vhids[0].interface,
+            static_cast<int>(parsed->config.vhids[0].vhid.value()), global.control_socket);
+  return runShell({}, std::move(parsed->config), log);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // ucarp's command line after --ucarp: ucarp users change one word.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--ucarp") {
+      return runUcarp(std::vector<std::string>(argv + 1, argv + i),
+                      std::vector<std::string>(argv + i + 1, argv + argc));
+    }
+  }
+
   CLI::App app{"carpd: the Common Address Redundancy Protocol daemon"};
   std::string file = "/etc/carpd/carpd.toml";
   bool check_only = false;
@@ -42,6 +160,7 @@ int main(int argc, char** argv) {
   app.add_flag("-n", check_only, "check the configuration and exit (0 when valid)");
   app.add_flag("-v", verbose, "verbose logging (debug)");
   app.set_version_flag("--version", "carpd " CARPD_VERSION);
+  app.footer("carpd --ucarp UCARP-FLAGS...: ucarp's command line; see carpd --ucarp --help");
   CLI11_PARSE(app, argc, argv);
 
   auto loaded = carp::config::loadFile(file);
@@ -53,11 +172,5 @@ int main(int argc, char** argv) {
   if (!loaded.ok()) return 1;
 
   auto log = makeLogger(loaded.config->global.log_level, verbose);
-  try {
-    carp::app::Shell shell(file, std::move(*loaded.config), log);
-    return shell.run();
-  } catch (const std::exception& e) {
-    log->critical("{}", e.what());
-    return 1;
-  }
+  return runShell(file, std::move(*loaded.config), log);
 }

@@ -22,8 +22,18 @@ std::string joinErrors(const std::vector<config::Diagnostic>& diagnostics) {
 }
 
 os::lnx::HookEvent toHookEvent(const daemon::TransitionEvent& e) {
-  return {e.interface, e.vhid, proto::toString(e.to), proto::toString(e.from),
-          proto::toString(e.reason)};
+  return {e.interface,
+          e.vhid,
+          proto::toString(e.to),
+          proto::toString(e.from),
+          proto::toString(e.reason),
+          e.reason == proto::Reason::kStopped};
+}
+
+std::optional<os::lnx::UcarpHooks> toUcarpHooks(const std::optional<config::UcarpScripts>& u) {
+  if (!u) return std::nullopt;
+  return os::lnx::UcarpHooks{u->upscript, u->downscript, u->address,
+                             u->xparam,   u->neutral,    u->shutdown};
 }
 
 }  // namespace
@@ -38,6 +48,8 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
   if (maintenance) log_->warn("maintenance mode is on (kept in {})", config.global.state_dir);
   hooks_ = std::make_unique<os::lnx::HookRunner>(
       loop_, config.global.hooks, config.global.hooks_dir, config.global.hook_timeout, log_);
+  hooks_->setUcarpScripts(toUcarpHooks(config.global.ucarp));
+  const bool ucarp = config.global.ucarp.has_value();
   daemon::EngineDeps deps{
       frames_, ip_, addresses_, interfaces_, [] { return std::chrono::system_clock::now(); }, log_};
   deps.on_transition = [this](const daemon::TransitionEvent& e) {
@@ -131,13 +143,45 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
   });
   must(loop_.onSignal(SIGTERM, [this] { loop_.stop(); }), "SIGTERM");
   must(loop_.onSignal(SIGINT, [this] { loop_.stop(); }), "SIGINT");
-  must(loop_.onSignal(SIGHUP,
-                      [this] {
-                        log_->info("SIGHUP: reloading {}", config_file_.string());
-                        if (auto r = reload(); !r) log_->error("reload refused: {}", r.error());
-                        rearm();
-                      }),
-       "SIGHUP");
+  if (ucarp) {
+    // ucarp's signals: HUP and QUIT end it (with -z, through the downscript), USR1 logs the
+    // state, USR2 steps down from MASTER and lets the election run again.
+    must(loop_.onSignal(SIGHUP, [this] { loop_.stop(); }), "SIGHUP");
+    must(loop_.onSignal(SIGQUIT, [this] { loop_.stop(); }), "SIGQUIT");
+    must(loop_.onSignal(SIGUSR1,
+                        [this] {
+                          for (const auto& v : engine_->vhids()) {
+                            log_->info("{} on {} id {}", proto::toString(v->machine.state()),
+                                       v->config.interface,
+                                       static_cast<int>(v->config.vhid.value()));
+                          }
+                        }),
+         "SIGUSR1");
+    must(loop_.onSignal(
+             SIGUSR2,
+             [this] {
+               for (const auto& v : engine_->vhids()) {
+                 if (v->machine.state() != proto::State::kMaster) continue;
+                 log_->info("SIGUSR2: {} vhid {} steps down to BACKUP", v->config.interface,
+                            static_cast<int>(v->config.vhid.value()));
+                 if (auto r = engine_->forceState(v->config.interface, v->config.vhid.value(),
+                                                  proto::State::kBackup, clock_.now());
+                     !r) {
+                   log_->warn("SIGUSR2: {}", r.error());
+                 }
+               }
+               rearm();
+             }),
+         "SIGUSR2");
+  } else {
+    must(loop_.onSignal(SIGHUP,
+                        [this] {
+                          log_->info("SIGHUP: reloading {}", config_file_.string());
+                          if (auto r = reload(); !r) log_->error("reload refused: {}", r.error());
+                          rearm();
+                        }),
+         "SIGHUP");
+  }
 }
 
 Shell::~Shell() = default;
@@ -186,6 +230,10 @@ void Shell::resync() {
 
 tl::expected<void, std::string> Shell::reload() {
   // SIGHUP and `carpctl reload` both come here; systemd shows "reloading" until READY=1.
+  if (engine_->global().ucarp) {
+    return tl::unexpected(std::string(
+        "carpd --ucarp has no configuration file to reload: restart it with new flags"));
+  }
   os::lnx::notifyReloading();
   struct ReadyAgain {
     ~ReadyAgain() { os::lnx::notifyReady(); }
@@ -217,7 +265,7 @@ int Shell::run() {
       log_->warn("realtime requested but not available: {}", rt.error());
     }
   }
-  if (auto dropped = os::lnx::dropPrivileges(); !dropped) {
+  if (auto dropped = os::lnx::dropPrivileges(engine_->global().hook_capabilities); !dropped) {
     log_->critical("cannot drop privileges: {}", dropped.error());
     return 1;
   }

@@ -22,9 +22,9 @@ namespace carp::config {
 namespace {
 
 constexpr std::array kTopLevelKeys = {"global", "vhid"};
-constexpr std::array kGlobalKeys = {"preempt",      "control_socket", "state_dir",
-                                    "log_level",    "hooks",          "hooks_dir",
-                                    "hook_timeout", "metrics",        "realtime"};
+constexpr std::array kGlobalKeys = {"preempt",  "control_socket",   "state_dir",    "log_level",
+                                    "hooks",    "hooks_dir",        "hook_timeout", "metrics",
+                                    "realtime", "hook_capabilities"};
 constexpr std::array kVhidKeys = {
     "interface",       "vhid",  "advbase",   "advskew",    "pass", "pass_file",
     "addresses",       "peer",  "peer6",     "groups",     "vmac", "demotion_in_advskew",
@@ -500,6 +500,8 @@ class Validator {
         }
       } else if (k == "realtime") {
         if (auto v = boolean(node, k)) global.realtime = *v;
+      } else if (k == "hook_capabilities") {
+        if (auto v = boolean(node, k)) global.hook_capabilities = *v;
       } else {
         error(key.source(), unknownKeyMessage(k, "[global]", kGlobalKeys));
       }
@@ -885,6 +887,7 @@ class Validator {
                       vhid.master_down,
                       vhid.balancing,
                       vhid.nodes,
+                      vhid.manage_addresses,
                       vhid.line};
       out.push_back(std::move(copy));
     }

@@ -30,6 +30,16 @@ struct Diagnostic {
   std::string toString() const;
 };
 
+// ucarp's scripts, as `carpd --ucarp` runs them: `<script> <interface> <address> [xparam]`.
+struct UcarpScripts {
+  std::string upscript;               // absolute path, run on becoming MASTER; empty: none
+  std::string downscript;             // absolute path, run on leaving MASTER; empty: none
+  std::string address;                // ucarp's --addr as given, the scripts' second argument
+  std::optional<std::string> xparam;  // the third argument, only when given
+  bool neutral = false;               // -n: no downscript when the first state is BACKUP
+  bool shutdown = false;              // -z: the downscript at exit, when not BACKUP
+};
+
 struct GlobalConfig {
   bool preempt = false;
   std::string control_socket = "/run/carpd/carpd.sock";
@@ -44,6 +54,11 @@ struct GlobalConfig {
   std::optional<std::pair<proto::IpAddress, std::uint16_t>> metrics;
   // SCHED_FIFO and mlockall, so that a loaded host still advertises on time.
   bool realtime = false;
+  // Hooks start with CAP_NET_ADMIN and CAP_NET_RAW as ambient capabilities (those carpd
+  // keeps), so that a hook can run `ip addr add` when carpd is not full root. Read at start.
+  bool hook_capabilities = false;
+  // carpd --ucarp: ucarp's up/down scripts instead of hooks (config/ucarp_args.h).
+  std::optional<UcarpScripts> ucarp;
 };
 
 inline constexpr std::string_view kDefaultGroup = "carp";
@@ -76,6 +91,9 @@ struct VhidConfig {
   // the parent itself (vmac is false).
   proto::Balancing balancing = proto::Balancing::kNone;
   std::vector<proto::Vhid> nodes;
+  // false: the addresses only enter the HMAC and the announcements; hooks add and remove them
+  // (carpd --ucarp, whose scripts do it as ucarp's do).
+  bool manage_addresses = true;
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 

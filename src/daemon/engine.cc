@@ -37,7 +37,7 @@ bool sameVhidConfig(const config::VhidConfig& a, const config::VhidConfig& b) {
          a.key.sameAs(b.key) && a.addresses == b.addresses && a.peer == b.peer &&
          a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
          a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local &&
-         a.master_down == b.master_down;
+         a.master_down == b.master_down && a.manage_addresses == b.manage_addresses;
 }
 
 std::string vhidName(const VhidRuntime& v) {
@@ -443,6 +443,8 @@ void Engine::announce(VhidRuntime& v) noexcept {
 
 void Engine::setAddresses(VhidRuntime& v, bool on) noexcept {
   v.addresses_on = on;
+  // carpd --ucarp: the up and down scripts own the addresses, as under ucarp.
+  if (!v.config.manage_addresses) return;
   auto result = on ? deps_.addresses.add(v.binding, v.config.addresses)
                    : deps_.addresses.remove(v.binding, v.config.addresses);
   if (!result) {
@@ -622,9 +624,11 @@ tl::expected<void, std::string> Engine::setMaintenance(bool on, proto::TimePoint
 tl::expected<void, std::string> Engine::reload(config::Config config, proto::TimePoint now) {
   if (config.global.control_socket != global_.control_socket ||
       config.global.state_dir != global_.state_dir || config.global.metrics != global_.metrics ||
-      config.global.realtime != global_.realtime) {
+      config.global.realtime != global_.realtime ||
+      config.global.hook_capabilities != global_.hook_capabilities) {
     deps_.log->warn(
-        "control_socket, state_dir, metrics and realtime take effect at the next start");
+        "control_socket, state_dir, metrics, realtime and hook_capabilities take effect at the "
+        "next start");
   }
 
   // Phase 1: build everything new; any failure leaves the running configuration untouched.

@@ -90,6 +90,7 @@ void FileMasterRecord::masterLeft(std::string_view interface, proto::Vhid vhid) 
 
 void FileMasterRecord::write(std::string_view interface, proto::Vhid vhid,
                              std::int64_t micros) noexcept {
+  if (!fd_) return;  // given up after a failed write
   try {
     auto [it, added] = slots_.try_emplace(Key{std::string(interface), vhid.value()}, slots_.size());
     if (added && micros == 0) return;  // never MASTER in this run: nothing to clear
@@ -98,8 +99,13 @@ void FileMasterRecord::write(std::string_view interface, proto::Vhid vhid,
     slot[kNameBytes] = static_cast<char>(vhid.value());
     writeInt64(slot.data() + kTimeOffset, micros);
     const auto offset = static_cast<off_t>(kHeaderBytes + it->second * kSlotBytes);
-    // A failed write only costs the quick resume after a crash.
-    (void)::pwrite(fd_.get(), slot.data(), slot.size(), offset);
+    if (::pwrite(fd_.get(), slot.data(), slot.size(), offset) !=
+        static_cast<ssize_t>(slot.size())) {
+      // The file may now claim MASTER for a VHID that has left it: remove it, so that no
+      // restart resumes from it. Only the quick resume after a crash is lost.
+      fd_.reset();
+      ::unlink(file_.c_str());
+    }
   } catch (...) {
   }
 }

@@ -120,6 +120,8 @@ void HookRunner::configure(std::vector<std::string> commands, std::string hooks_
   timeout_ = timeout;
 }
 
+void HookRunner::setUcarpScripts(std::optional<UcarpHooks> scripts) { ucarp_ = std::move(scripts); }
+
 std::size_t HookRunner::running() const noexcept {
   return static_cast<std::size_t>(
       std::count_if(queues_.begin(), queues_.end(),
@@ -133,7 +135,7 @@ std::size_t HookRunner::pending() const noexcept {
 }
 
 void HookRunner::onTransition(HookEvent event) noexcept {
-  if (stopped_ || (commands_.empty() && hooks_dir_.empty())) return;
+  if (stopped_ || (commands_.empty() && hooks_dir_.empty() && !ucarp_)) return;
   try {
     auto& slot = queues_[Key{event.interface, event.vhid}];
     if (!slot) slot = std::make_unique<Queue>();
@@ -187,13 +189,13 @@ void HookRunner::advance(Queue& q) noexcept {
         q.current = std::move(q.waiting.front());
         q.waiting.pop_front();
         q.busy = true;
-        q.hooks = hooksNow();
+        chooseHooks(q);
         q.next_hook = 0;
         q.timeout = timeout_;
       }
       while (q.next_hook < q.hooks.size()) {
         const std::string& path = q.hooks[q.next_hook++];
-        q.run = spawn(path, q.current, q.timeout);
+        q.run = spawn(path, q.args, q.current, q.timeout);
         if (q.run && watch(q)) return;
       }
       q.busy = false;
@@ -206,13 +208,42 @@ void HookRunner::advance(Queue& q) noexcept {
   }
 }
 
-std::unique_ptr<HookRunner::Run> HookRunner::spawn(const std::string& path, const HookEvent& event,
+void HookRunner::chooseHooks(Queue& q) const {
+  const HookEvent& e = q.current;
+  q.hooks.clear();
+  q.args.clear();
+  if (!ucarp_) {
+    q.hooks = hooksNow();
+    q.args = {std::to_string(e.vhid) + "@" + e.interface, e.state};
+    return;
+  }
+  // ucarp's carp_set_state and its exit handler (jedisct1/UCarp carp.c).
+  const UcarpHooks& u = *ucarp_;
+  const bool first_backup = e.state == "BACKUP" && !q.was_backup;
+  if (e.state == "BACKUP") q.was_backup = true;
+  const std::string* script = nullptr;
+  if (e.state == "MASTER") {
+    script = &u.upscript;
+  } else if (e.old_state == "MASTER") {
+    if (!e.stopping || u.shutdown) script = &u.downscript;
+  } else if (first_backup && e.old_state == "INIT" && !u.neutral) {
+    script = &u.downscript;
+  }
+  if (script == nullptr || script->empty()) return;
+  q.hooks = {*script};
+  q.args = {e.interface, u.address};
+  if (u.xparam) q.args.push_back(*u.xparam);
+}
+
+std::unique_ptr<HookRunner::Run> HookRunner::spawn(const std::string& path,
+                                                   const std::vector<std::string>& args,
+                                                   const HookEvent& event,
                                                    std::chrono::milliseconds timeout) noexcept {
-  const std::string subsystem = std::to_string(event.vhid) + "@" + event.interface;
   auto run = std::make_unique<Run>();
   run->serial = ++last_serial_;
   run->path = path;
-  run->label = path + " " + subsystem + " " + event.state;
+  run->label = path;
+  for (const auto& a : args) run->label += " " + a;
   run->timeout = timeout;
 
   if (std::string why = unsafeReason(path); !why.empty()) {
@@ -273,16 +304,20 @@ std::unique_ptr<HookRunner::Run> HookRunner::spawn(const std::string& path, cons
   envp.reserve(env.size() + 1);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string arg0 = path;
-  std::string arg1 = subsystem;
-  std::string arg2 = event.state;
-  char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
+  std::vector<std::string> arg_strings;
+  arg_strings.reserve(args.size() + 1);
+  arg_strings.push_back(path);
+  arg_strings.insert(arg_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  argv.reserve(arg_strings.size() + 1);
+  for (auto& a : arg_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
 
   // glibc's posix_spawn is clone(CLONE_VM | CLONE_VFORK) + execve: it returns as soon as the
   // exec happened and reports an exec failure (ENOENT, EACCES, ENOEXEC) as its result.
   pid_t pid = -1;
   if (const int error =
-          ::posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv, envp.data());
+          ::posix_spawn(&pid, path.c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
       error != 0) {
     log_->error("hook {}: cannot start: {}", run->label, errnoText(error));
     return nullptr;

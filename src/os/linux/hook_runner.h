@@ -19,6 +19,13 @@
 // signals are reset to their defaults and unblocked, the scheduling policy is SCHED_OTHER
 // (a realtime carpd does not hand SCHED_FIFO to a shell script) and the hook leads a process
 // group of its own, which the timeout signals as a whole.
+//
+// With ucarp's scripts (carpd --ucarp, setUcarpScripts) the hooks are instead ucarp's upscript
+// and downscript, started as ucarp starts them, `<script> <interface> <address> [xparam]`
+// (jedisct1/UCarp spawn.c), with the same environment:
+//   upscript    on becoming MASTER
+//   downscript  on leaving MASTER (at carpd's own stop only with `shutdown`, ucarp's -z), and
+//               on the first BACKUP after start unless `neutral` (ucarp's -n)
 
 #include <spdlog/logger.h>
 #include <sys/types.h>
@@ -29,6 +36,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +54,17 @@ struct HookEvent {
   std::string state;      // the new state: INIT, BACKUP or MASTER
   std::string old_state;  // INIT, BACKUP or MASTER
   std::string reason;     // proto::toString(reason)
+  bool stopping = false;  // the transition of carpd's graceful stop
+};
+
+// ucarp's up and down scripts (config::UcarpScripts, which os/linux does not see).
+struct UcarpHooks {
+  std::string upscript;    // absolute; empty: none
+  std::string downscript;  // absolute; empty: none
+  std::string address;
+  std::optional<std::string> xparam;
+  bool neutral = false;
+  bool shutdown = false;
 };
 
 class HookRunner {
@@ -81,6 +100,10 @@ class HookRunner {
   // now finishes with the list and timeout it started with.
   void configure(std::vector<std::string> commands, std::string hooks_dir,
                  std::chrono::milliseconds timeout);
+
+  // Runs ucarp's scripts instead of the commands and hooks_dir (which are then ignored);
+  // nullopt goes back to them. Applies to events whose hooks have not started yet.
+  void setUcarpScripts(std::optional<UcarpHooks> scripts);
 
   // The per-hook timeout that events starting now get.
   std::chrono::milliseconds timeout() const noexcept { return timeout_; }
@@ -121,6 +144,8 @@ class HookRunner {
     HookEvent current;               // the event whose hooks run now (when busy)
     bool busy = false;               // current is set
     std::vector<std::string> hooks;  // current's hooks, fixed when it started
+    std::vector<std::string> args;   // their arguments after argv[0]
+    bool was_backup = false;         // for ucarp's downscript at the first BACKUP
     std::size_t next_hook = 0;
     std::chrono::milliseconds timeout{};
     std::unique_ptr<Run> run;
@@ -131,8 +156,10 @@ class HookRunner {
   // Starts the next hook of q (or of q's next event); returns when one runs or q is empty.
   void advance(Queue& q) noexcept;
   std::vector<std::string> hooksNow() const;
-  std::unique_ptr<Run> spawn(const std::string& path, const HookEvent& event,
-                             std::chrono::milliseconds timeout) noexcept;
+  // Sets q.hooks and q.args for q.current.
+  void chooseHooks(Queue& q) const;
+  std::unique_ptr<Run> spawn(const std::string& path, const std::vector<std::string>& args,
+                             const HookEvent& event, std::chrono::milliseconds timeout) noexcept;
   bool watch(Queue& q) noexcept;
   void onOutput(Queue& q) noexcept;
   void onTimer(Queue& q) noexcept;
@@ -149,6 +176,7 @@ class HookRunner {
   std::vector<std::string> commands_;
   std::string hooks_dir_;
   std::chrono::milliseconds timeout_;
+  std::optional<UcarpHooks> ucarp_;
   std::shared_ptr<spdlog::logger> log_;
   // Queues live as long as the runner: the loop's callbacks hold plain pointers to them.
   std::map<Key, std::unique_ptr<Queue>> queues_;

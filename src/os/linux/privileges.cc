@@ -21,9 +21,10 @@ constexpr std::array<cap_value_t, 2> kKeptCapabilities = {CAP_NET_ADMIN, CAP_NET
 // (fix-up on, KEEP_CAPS off), no ambient capability can be raised; each bit is locked so that
 // a compromised carpd cannot turn it back. What systemd's SecureBits=noroot noroot-locked
 // keep-caps-locked no-setuid-fixup-locked would set, plus the ambient pair.
-constexpr unsigned kSecureBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                                 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+constexpr unsigned kSecureBitsForHooks =
+    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED;
+constexpr unsigned kSecureBits =
+    kSecureBitsForHooks | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
 struct CapFree {
   void operator()(void* p) const noexcept { cap_free(p); }
@@ -50,7 +51,7 @@ std::string capabilityName(cap_value_t cap) {
 }
 
 // Needs CAP_SETPCAP in the effective set.
-tl::expected<void, std::string> restrictBoundingSetAndSecureBits() {
+tl::expected<void, std::string> restrictBoundingSetAndSecureBits(unsigned secure_bits) {
   // cap_max_bits(): what the running kernel knows, which may be more than libcap's headers.
   const cap_value_t count = cap_max_bits();
   for (cap_value_t cap = 0; cap < count; ++cap) {
@@ -61,7 +62,7 @@ tl::expected<void, std::string> restrictBoundingSetAndSecureBits() {
       return failure("cannot drop " + capabilityName(cap) + " from the bounding set");
     }
   }
-  if (cap_get_secbits() != kSecureBits && cap_set_secbits(kSecureBits) != 0) {
+  if (cap_get_secbits() != secure_bits && cap_set_secbits(secure_bits) != 0) {
     return failure("cannot lock the securebits");
   }
   return {};
@@ -69,7 +70,7 @@ tl::expected<void, std::string> restrictBoundingSetAndSecureBits() {
 
 }  // namespace
 
-tl::expected<void, std::string> dropPrivileges() {
+tl::expected<void, std::string> dropPrivileges(bool hook_capabilities) {
   // First, so that from here on no execve can grant anything, whatever fails below.
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failure("prctl(PR_SET_NO_NEW_PRIVS)");
 
@@ -84,7 +85,11 @@ tl::expected<void, std::string> dropPrivileges() {
         return failure("cannot raise CAP_SETPCAP");
       }
     }
-    if (auto restricted = restrictBoundingSetAndSecureBits(); !restricted) return restricted;
+    if (auto restricted =
+            restrictBoundingSetAndSecureBits(hook_capabilities ? kSecureBitsForHooks : kSecureBits);
+        !restricted) {
+      return restricted;
+    }
   }
 
   // Emptying the inheritable set below empties the ambient set too (the kernel keeps ambient
@@ -102,11 +107,22 @@ tl::expected<void, std::string> dropPrivileges() {
   if (!keep.empty()) {
     const int n = static_cast<int>(keep.size());
     if (cap_set_flag(wanted.get(), CAP_PERMITTED, n, keep.data(), CAP_SET) != 0 ||
-        cap_set_flag(wanted.get(), CAP_EFFECTIVE, n, keep.data(), CAP_SET) != 0) {
+        cap_set_flag(wanted.get(), CAP_EFFECTIVE, n, keep.data(), CAP_SET) != 0 ||
+        (hook_capabilities &&
+         cap_set_flag(wanted.get(), CAP_INHERITABLE, n, keep.data(), CAP_SET) != 0)) {
       return failure("cap_set_flag");
     }
   }
   if (cap_set_proc(wanted.get()) != 0) return failure("cannot set the capabilities");
+  if (hook_capabilities) {
+    // The kernel keeps an ambient capability only while it is permitted and inheritable, so
+    // this comes after cap_set_proc.
+    for (const cap_value_t cap : keep) {
+      if (cap_set_ambient(cap, CAP_SET) != 0) {
+        return failure("cannot raise " + capabilityName(cap) + " as an ambient capability");
+      }
+    }
+  }
   return {};
 }
 

@@ -29,7 +29,12 @@ namespace carp::os::lnx {
 // Capabilities belong to a thread: call this before starting any other thread. The uid and
 // gids are not changed. Returns a one-line reason when a step fails; the process may then be
 // left partly dropped and should exit.
-tl::expected<void, std::string> dropPrivileges();
+//
+// hook_capabilities (carpd.toml hook_capabilities, on by default with --ucarp): CAP_NET_RAW and
+// CAP_NET_ADMIN also go into the inheritable and ambient sets, so that the hooks carpd starts
+// (and only they: carpd execs nothing else) get them too, and the ambient lock is left off.
+// Without it a hook gets no capability at all, even as uid 0 (SECBIT_NOROOT).
+tl::expected<void, std::string> dropPrivileges(bool hook_capabilities = false);
 
 // The calling thread's capabilities in cap_to_text(3) form, for logs: for example
 // "cap_net_admin,cap_net_raw=ep" after dropPrivileges(), "=" when there are none.

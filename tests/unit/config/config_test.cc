@@ -161,6 +161,22 @@ TEST(ConfigTest, NoVhidIsOnlyAWarning) {
               ElementsAre("test.toml:1:1: warning: no [[vhid]] table: carpd has nothing to do"));
 }
 
+TEST(ConfigTest, HookCapabilities) {
+  EXPECT_FALSE(parse("[global]\n").config->global.hook_capabilities);
+  EXPECT_TRUE(parse("[global]\nhook_capabilities = true\n").config->global.hook_capabilities);
+  EXPECT_FALSE(parse("[global]\nhook_capabilities = false\n").config->global.hook_capabilities);
+  const LoadResult bad = parse("[global]\nhook_capabilities = \"yes\"\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(joined(bad), HasSubstr("test.toml:2:21"));
+  EXPECT_THAT(joined(bad), HasSubstr("hook_capabilities"));
+  // A TOML file never turns ucarp's scripts on, nor leaves the addresses to hooks.
+  const LoadResult one = parse(
+      "[[vhid]]\ninterface = \"eth0\"\nvhid = 1\npass = \"x\"\naddresses = [\"192.0.2.1/24\"]\n");
+  ASSERT_TRUE(one.ok()) << joined(one);
+  EXPECT_FALSE(one.config->global.ucarp);
+  EXPECT_TRUE(one.config->vhids[0].manage_addresses);
+}
+
 // One [[vhid]] with `line` as its 4th line; returns the diagnostics as text.
 std::vector<std::string> withLine(std::string_view line) {
   return texts(parse(vhid("interface = \"eth0\"\nvhid = 1\naddresses = [\"10.0.0.1/8\"]\n" +

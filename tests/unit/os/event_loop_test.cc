@@ -240,7 +240,7 @@ TEST(EventLoopTest, ExpiredButUnreadDeadlineIsNotReportedAfterRearming) {
   ASSERT_TRUE(loop.addReader(pipe.read_end.get(),
                              [&] {
                                char c;
-                               (void)::read(pipe.read_end.get(), &c, 1);
+                               EXPECT_EQ(::read(pipe.read_end.get(), &c, 1), 1);
                                rearmed_to = clock.now() + milliseconds(30);
                                loop.setDeadline(rearmed_to);
                              })

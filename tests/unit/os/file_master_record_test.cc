@@ -1,7 +1,10 @@
 #include "os/linux/file_master_record.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -61,6 +64,29 @@ TEST_F(FileMasterRecordTest, LeavingMasterClearsTheSlot) {
   FileMasterRecord next(file_, "boot-a");
   EXPECT_FALSE(next.lastMasterAdvert("eth0", kVhid1));
   EXPECT_EQ(next.lastMasterAdvert("eth0", kVhid7), kT);
+}
+
+TEST_F(FileMasterRecordTest, AFailedWriteRemovesTheRecordSoThatNoRestartTrustsIt) {
+  // In a child: a file size limit at the 64-byte header makes the first slot's pwrite fail
+  // (EFBIG), as a full disk would.
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FileMasterRecord record(file_, "boot-a");
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{64, 64};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(2);
+    record.masterAdvertised("eth0", kVhid1, kT);
+    if (std::filesystem::exists(file_)) ::_exit(3);
+    record.masterLeft("eth0", kVhid1);  // given up: no new file, no crash
+    ::_exit(std::filesystem::exists(file_) ? 4 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  FileMasterRecord next(file_, "boot-a");
+  EXPECT_FALSE(next.lastMasterAdvert("eth0", kVhid1));
 }
 
 TEST_F(FileMasterRecordTest, ARecordOfAnotherBootOrAnUnknownBootIsNotTrusted) {

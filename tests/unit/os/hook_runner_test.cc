@@ -16,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -508,6 +509,81 @@ TEST_F(HookRunnerTest, ShutdownFinishesQueuedHooksWithinTheGraceThenKills) {
   EXPECT_NE(log.find("1 waiting events dropped at stop"), std::string::npos) << log;
   runner.onTransition(event(1, "BACKUP", "MASTER", "after"));
   EXPECT_EQ(runner.running() + runner.pending(), 0u) << "no hooks after shutdown";
+}
+
+// ucarp's scripts: `<script> <interface> <address> [xparam]`, up on MASTER, down on leaving it.
+class UcarpHooksTest : public HookRunnerTest {
+ protected:
+  UcarpHooks scripts(bool neutral, bool shutdown, std::optional<std::string> xparam) {
+    const std::string body = "echo \"$(basename $0) $# $*\" >> " + rec_;
+    return UcarpHooks{script("vip-up.sh", body),
+                      script("vip-down.sh", body),
+                      "192.0.2.1",
+                      std::move(xparam),
+                      neutral,
+                      shutdown};
+  }
+  HookEvent stop(int vhid, std::string old_state) {
+    HookEvent e = event(vhid, std::move(old_state), "INIT", "stopped");
+    e.stopping = true;
+    return e;
+  }
+  void SetUp() override {
+    HookRunnerTest::SetUp();
+    rec_ = (dir_ / "rec").string();
+  }
+  std::string rec_;
+};
+
+TEST_F(UcarpHooksTest, UpOnMasterDownOnLeavingAndOnTheFirstBackupWithUcarpsArguments) {
+  // The TOML hooks are ignored while ucarp's scripts are set.
+  const std::string toml_hook = script("toml-hook", "echo toml >> " + rec_);
+  HookRunner runner(loop_, {toml_hook}, "", 5s, log_);
+  runner.setUcarpScripts(scripts(false, false, "extra"));
+  runner.onTransition(event(1, "INIT", "BACKUP", "started"));        // first BACKUP: down
+  runner.onTransition(event(1, "BACKUP", "MASTER", "master down"));  // up
+  runner.onTransition(event(1, "MASTER", "BACKUP", "peer better"));  // down
+  runner.onTransition(event(1, "BACKUP", "INIT", "link down"));      // nothing
+  runner.onTransition(event(1, "INIT", "BACKUP", "started"));        // not the first: nothing
+  runner.onTransition(event(1, "BACKUP", "MASTER", "master down"));  // up
+  runner.onTransition(event(1, "MASTER", "INIT", "link down"));      // down
+  runner.onTransition(event(1, "INIT", "MASTER", "resumed"));        // up
+  runner.onTransition(stop(1, "MASTER"));                            // no -z: nothing
+  ASSERT_TRUE(runUntilIdle(runner));
+  EXPECT_EQ(readFile(rec_),
+            "vip-down.sh 3 eth0 192.0.2.1 extra\n"
+            "vip-up.sh 3 eth0 192.0.2.1 extra\n"
+            "vip-down.sh 3 eth0 192.0.2.1 extra\n"
+            "vip-up.sh 3 eth0 192.0.2.1 extra\n"
+            "vip-down.sh 3 eth0 192.0.2.1 extra\n"
+            "vip-up.sh 3 eth0 192.0.2.1 extra\n");
+}
+
+TEST_F(UcarpHooksTest, NeutralSkipsTheFirstDownscriptAndShutdownRunsItAtStop) {
+  HookRunner runner(loop_, {}, "", 5s, log_);
+  runner.setUcarpScripts(scripts(true, true, std::nullopt));
+  runner.onTransition(event(1, "INIT", "BACKUP", "started"));  // -n: nothing
+  runner.onTransition(event(1, "BACKUP", "MASTER", "master down"));
+  runner.onTransition(stop(1, "MASTER"));  // -z: down
+  runner.onTransition(event(2, "INIT", "BACKUP", "started", "eth1"));
+  runner.onTransition(stop(2, "BACKUP"));  // -z, but BACKUP: nothing (ucarp's exit handler)
+  ASSERT_TRUE(runUntilIdle(runner));
+  EXPECT_EQ(readFile(rec_),
+            "vip-up.sh 2 eth0 192.0.2.1\n"
+            "vip-down.sh 2 eth0 192.0.2.1\n");
+  EXPECT_NE(logText().find("hook " + (dir_ / "vip-up.sh").string() + " eth0 192.0.2.1: "),
+            std::string::npos)
+      << logText();
+}
+
+TEST_F(UcarpHooksTest, NoScriptGivenRunsNothing) {
+  HookRunner runner(loop_, {}, "", 5s, log_);
+  runner.setUcarpScripts(UcarpHooks{"", "", "192.0.2.1", std::nullopt, false, false});
+  runner.onTransition(event(1, "INIT", "BACKUP", "started"));
+  runner.onTransition(event(1, "BACKUP", "MASTER", "master down"));
+  ASSERT_TRUE(runUntilIdle(runner));
+  EXPECT_EQ(children(), std::vector<int>{});
+  EXPECT_EQ(logText().find("started, pid"), std::string::npos) << logText();
 }
 
 TEST_F(HookRunnerTest, DestructorKillsAndReapsRunningHooks) {

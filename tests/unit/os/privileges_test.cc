@@ -102,6 +102,41 @@ TEST_F(PrivilegesTest, KeepsOnlyNetRawAndNetAdmin) {
             0);
 }
 
+// What a hook started by carpd holds: the CapEff line of a shell it execs.
+int childCapEffIs(const char* hex) {
+  const std::string cmd =
+      std::string("grep -qx 'CapEff:[[:space:]]*") + hex + "' /proc/self/status";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+TEST_F(PrivilegesTest, HooksGetNoCapabilityByDefault) {
+  EXPECT_EQ(inChild([] {
+              if (int failed = dropOrFail()) return failed;
+              // uid 0, but SECBIT_NOROOT: an exec grants nothing.
+              return childCapEffIs("0000000000000000") == 0 ? 0 : 2;
+            }),
+            0);
+}
+
+TEST_F(PrivilegesTest, HookCapabilitiesAreAmbientNetAdminAndNetRaw) {
+  EXPECT_EQ(inChild([] {
+              if (auto dropped = dropPrivileges(true); !dropped) {
+                std::fprintf(stderr, "dropPrivileges(true): %s\n", dropped.error().c_str());
+                return 1;
+              }
+              for (cap_value_t cap = 0; cap < cap_max_bits(); ++cap) {
+                if (hasFlag(cap, CAP_PERMITTED) != isKept(cap)) return 2;
+                if (hasFlag(cap, CAP_INHERITABLE) != isKept(cap)) return 3;
+                if ((cap_get_ambient(cap) == 1) != isKept(cap)) return 4;
+              }
+              if ((cap_get_secbits() & SECBIT_NOROOT) == 0) return 5;
+              // CAP_NET_ADMIN (12) and CAP_NET_RAW (13), and nothing else, in the exec'd child.
+              return childCapEffIs("0000000000003000") == 0 ? 0 : 6;
+            }),
+            0);
+}
+
 TEST_F(PrivilegesTest, SecondCallWithoutSetpcapSucceeds) {
   // The path carpd takes under systemd's CapabilityBoundingSet=: no CAP_SETPCAP, bounding set
   // already cut.
