@@ -161,12 +161,17 @@ def require(tools=("ucarp",)) -> None:
 # --------------------------------------------------------------------------------------------
 # processes: CPU time and memory from /proc
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of pid in seconds."""
+def proc_user_system_seconds(pid: int) -> tuple[float, float]:
+    """utime and stime of pid in seconds."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     # fields[0] is the state (field 3 of proc(5)); utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of pid in seconds."""
+    return sum(proc_user_system_seconds(pid))
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -201,6 +206,7 @@ class CpuWindow:
 
     def start(self) -> "CpuWindow":
         self.t0 = time.monotonic()
+        self.sys0 = sum(proc_user_system_seconds(p)[1] for p in self.pids)
         self.cpu0 = sum(proc_cpu_seconds(p) for p in self.pids)
         self.peak = 0
         self.sample()
@@ -215,7 +221,9 @@ class CpuWindow:
         rss = self.sample()
         dt = time.monotonic() - self.t0
         used = sum(proc_cpu_seconds(p) for p in self.pids) - self.cpu0
+        system = sum(proc_user_system_seconds(p)[1] for p in self.pids) - self.sys0
         return {"seconds": dt, "cpu_s": used, "cpu_percent": 100 * used / dt,
+                "system_percent": 100 * system / dt,
                 "rss_kib_end": rss, "rss_kib_peak": self.peak,
                 "pss_kib_end": sum(proc_pss_kib(p) for p in self.pids)}
 
