@@ -64,11 +64,14 @@ class CarpReceiver {
       CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo)) + 64;
 
   // One received packet's storage. Members of the receiver, never static: each receiver
-  // (and each drain nested in another's callback) has buffers of its own.
+  // (and each drain nested in another's callback) has buffers of its own. Left
+  // uninitialised on purpose (the kernel writes them before they are read): a slot's pages
+  // become resident only once a packet lands there, so 1,000 mostly idle receivers do not
+  // cost 1,000 full batches of memory.
   struct Slot {
-    std::array<std::uint8_t, kBufferSize> data{};
-    sockaddr_in6 from{};
-    alignas(cmsghdr) std::array<unsigned char, kControlSize> control{};
+    std::array<std::uint8_t, kBufferSize> data;
+    sockaddr_in6 from;
+    alignas(cmsghdr) std::array<unsigned char, kControlSize> control;
   };
 
   // Points messages_[0..count) at their slots (again each time: the receiver may have moved).
@@ -82,7 +85,7 @@ class CarpReceiver {
   UniqueFd fd_;
   int ifindex_;
   proto::Family family_;
-  std::array<Slot, kBatchSize> slots_{};
+  std::array<Slot, kBatchSize> slots_;
   std::array<iovec, kBatchSize> iovecs_{};
   std::array<mmsghdr, kBatchSize> messages_{};
 };
