@@ -712,6 +712,7 @@ def main() -> None:
 
 
 def save(results: dict, out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=str)
 
