@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import select
 import shutil
@@ -178,34 +177,11 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] in ("_probe", "_
 # ============================================================================================
 # orchestration (root, host side)
 
-sys.path.insert(0, os.path.join(REPO, "tests", "netns"))
-if not os.environ.get("CARPD_BIN") and not os.environ.get("CARPD_BUILD_DIR"):
-    for _d in ("build-release", "build"):
-        if os.path.isfile(os.path.join(REPO, _d, "src", "app", "carpd")):
-            os.environ["CARPD_BUILD_DIR"] = os.path.join(REPO, _d)
-            break
+sys.path.insert(0, os.path.dirname(HERE))
+import benchlib  # noqa: E402  (puts tests/netns on sys.path, picks the carpd build)
+from benchlib import f, loadavg, log_time, pct, say, summarize  # noqa: E402,F401
 import carpnet  # noqa: E402
 from carpnet import Segment, wait_until  # noqa: E402
-
-T0 = time.monotonic()
-
-
-def say(msg: str) -> None:
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-def loadavg() -> float:
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def log_time(line: str) -> float | None:
-    """Wall-clock time of a carpd log line ('2026-01-01T12:00:00.123 info: ...', local time,
-    spdlog's system_clock, truncated to the millisecond)."""
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3}) ", line)
-    if not m:
-        return None
-    return time.mktime(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + int(m.group(2)) / 1000
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,27 +561,6 @@ def idle_watch(makers: list, seconds: float) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # statistics and tables
 
-def pct(xs: list[float], q: float) -> float | None:
-    """Percentile with linear interpolation between closest ranks (numpy's default)."""
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    k = (len(xs) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
-def f(x, nd: int = 0) -> str:
-    return "-" if x is None else f"{x:.{nd}f}"
-
-
-def summarize(rows: list[dict], key: str) -> dict:
-    xs = [r[key] for r in rows if r.get(key) is not None]
-    return {"n": len(xs), "median": pct(xs, 0.5), "p95": pct(xs, 0.95),
-            "min": min(xs) if xs else None, "max": max(xs) if xs else None}
-
-
 def table_outage(groups: dict, deadline: dict) -> str:
     lines = ["| contender | MASTER's adverts/s | master-down (protocol) | ok/trials "
              "| outage median ms | p95 ms | min ms | max ms "
@@ -645,38 +600,6 @@ def table_idle(rows: list[dict]) -> str:
                      f"| {r['seconds']:.0f} s | {r['transitions']} "
                      f"| h1 {r['end_roles']['h1']}, h2 {r['end_roles']['h2']} |")
     return "\n".join(lines)
-
-
-def machine_facts() -> dict:
-    def cmd(*a):
-        try:
-            r = subprocess.run(a, capture_output=True, text=True, timeout=10)
-            return (r.stdout.strip() or r.stderr.strip())
-        except Exception:  # noqa: BLE001
-            return ""
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    carpd_bin, _ = carpnet.find_binaries()
-    build_type = "?"
-    d = os.path.dirname(os.path.abspath(carpd_bin))
-    while d != "/":
-        cache = os.path.join(d, "CMakeCache.txt")
-        if os.path.isfile(cache):
-            with open(cache) as fh:
-                m = re.search(r"^CMAKE_BUILD_TYPE:STRING=(.*)$", fh.read(), re.M)
-            build_type = (m.group(1) if m else "") or "(none)"
-            break
-        d = os.path.dirname(d)
-    return {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu,
-            "carpd": f"{cmd(carpd_bin, '--version')} ({carpd_bin}, CMake build type {build_type})",
-            "git": cmd("git", "-C", REPO, "describe", "--always", "--dirty"),
-            "ucarp": cmd("dpkg-query", "-W", "-f", "${Version}", "ucarp"),
-            "keepalived": (cmd("keepalived", "--version") + "\n").splitlines()[0],
-            "python": platform.python_version()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -728,10 +651,7 @@ def main() -> None:
     only = set(a.only.split(","))
 
     setup()
-    facts = machine_facts()
-    facts["command"] = "python3 bench/failover/run.py " + " ".join(sys.argv[1:])
-    facts["load1_start"] = loadavg()
-    facts["started"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    facts = benchlib.machine_facts("python3 bench/failover/run.py " + " ".join(sys.argv[1:]))
     say(f"machine: {facts}")
 
     # contenders ------------------------------------------------------------------------------
@@ -782,9 +702,7 @@ def main() -> None:
         for r in results["idle"]:
             say(f"idle {r['contender']}: {r['transitions']} role changes in {r['seconds']:.0f} s "
                 f"{r['detail'] if r['transitions'] else ''}")
-    facts["load1_end"] = loadavg()
-    facts["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    facts["wall_s"] = time.monotonic() - T0
+    benchlib.finish_facts(facts)
     save(results, a.out_dir)
     md = render(results)
     print(md)
@@ -794,6 +712,7 @@ def main() -> None:
 
 
 def save(results: dict, out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "results.json"), "w") as fh:
         json.dump(results, fh, indent=1, default=str)
 

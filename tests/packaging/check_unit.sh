@@ -15,6 +15,7 @@ ExecStart=/usr/sbin/carpd -f /etc/carpd/carpd.toml
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 WatchdogSec=10s
+LimitNOFILE=65536
 CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN
 AmbientCapabilities=
 NoNewPrivileges=yes

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -67,39 +68,72 @@ CarpReceiver::CarpReceiver(int ifindex, proto::Family family, bool join_multicas
   }
 }
 
+void CarpReceiver::prepare(std::size_t count) noexcept {
+  const bool v6 = family_ == proto::Family::kIPv6;
+  for (std::size_t i = 0; i < count; ++i) {
+    Slot& slot = slots_[i];
+    iovecs_[i] = {slot.data.data(), slot.data.size()};
+    msghdr& message = messages_[i].msg_hdr;
+    message = msghdr{};
+    message.msg_iov = &iovecs_[i];
+    message.msg_iovlen = 1;
+    // IPv4 raw sockets deliver the IP header, which says all; IPv6 ones need the source
+    // address and the ancillary hop limit and destination (RFC 3542).
+    if (v6) {
+      message.msg_name = &slot.from;
+      message.msg_namelen = sizeof slot.from;
+      message.msg_control = slot.control.data();
+      message.msg_controllen = slot.control.size();
+    }
+    messages_[i].msg_len = 0;
+  }
+}
+
 CarpReceiver::DrainResult CarpReceiver::drain(
     const std::function<void(const os::ReceivedPacket&)>& on_packet) {
   DrainResult result;
   const bool v4 = family_ == proto::Family::kIPv4;
-  for (std::size_t i = 0; i < kMaxPacketsPerDrain; ++i) {
-    if (!(v4 ? receiveIpv4(result, on_packet) : receiveIpv6(result, on_packet))) break;
+  std::size_t handled = 0;
+  while (handled < kMaxPacketsPerDrain) {
+    const std::size_t want = std::min(kBatchSize, kMaxPacketsPerDrain - handled);
+    prepare(want);
+    const int count =
+        ::recvmmsg(fd_.get(), messages_.data(), static_cast<unsigned>(want), 0, nullptr);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) result.error = errno;
+      break;
+    }
+    const auto received = static_cast<std::size_t>(count);
+    for (std::size_t i = 0; i < received; ++i) {
+      if (v4) {
+        deliverIpv4(i, result, on_packet);
+      } else {
+        deliverIpv6(i, result, on_packet);
+      }
+    }
+    handled += received;
+    if (received < want) break;  // the queue is empty
   }
   return result;
 }
 
-bool CarpReceiver::receiveIpv4(DrainResult& result,
+void CarpReceiver::deliverIpv4(std::size_t i, DrainResult& result,
                                const std::function<void(const os::ReceivedPacket&)>& on_packet) {
-  ssize_t length;
-  do {
-    length = ::recv(fd_.get(), buffer_.data(), buffer_.size(), 0);
-  } while (length < 0 && errno == EINTR);
-  if (length < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) result.error = errno;
-    return false;
-  }
   // Linux raw IPv4 sockets deliver the IP header as received, with total length in network
   // order (unlike the BSDs, which convert it). Read it field by field.
-  const std::span<const std::uint8_t> packet(buffer_.data(), static_cast<std::size_t>(length));
+  const std::size_t length = std::min<std::size_t>(messages_[i].msg_len, kBufferSize);
+  const std::span<const std::uint8_t> packet(slots_[i].data.data(), length);
   if (packet.size() < kIpv4MinHeader || (packet[0] >> 4) != 4) {
     ++result.malformed;
-    return true;
+    return;
   }
   const std::size_t header_length = std::size_t{packet[0] & 0x0fu} * 4;
   const std::size_t total_length = readBe16(packet, 2);
   if (header_length < kIpv4MinHeader || header_length > packet.size() ||
       total_length < header_length) {
     ++result.malformed;
-    return true;
+    return;
   }
   // A total length beyond what was read means the packet was truncated to the buffer; pass
   // the bytes there are. Anything after total length is link-layer padding.
@@ -112,31 +146,12 @@ bool CarpReceiver::receiveIpv4(DrainResult& result,
   received.payload = packet.subspan(header_length, end - header_length);
   ++result.delivered;
   on_packet(received);
-  return true;
 }
 
-bool CarpReceiver::receiveIpv6(DrainResult& result,
+void CarpReceiver::deliverIpv6(std::size_t i, DrainResult& result,
                                const std::function<void(const os::ReceivedPacket&)>& on_packet) {
-  sockaddr_in6 from{};
-  iovec io{buffer_.data(), buffer_.size()};
-  alignas(cmsghdr)
-      std::array<unsigned char, CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo)) + 64>
-          control{};
-  msghdr message{};
-  message.msg_name = &from;
-  message.msg_namelen = sizeof from;
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  ssize_t length;
-  do {
-    length = ::recvmsg(fd_.get(), &message, 0);
-  } while (length < 0 && errno == EINTR);
-  if (length < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) result.error = errno;
-    return false;
-  }
+  msghdr& message = messages_[i].msg_hdr;
+  const sockaddr_in6& from = slots_[i].from;
   bool have_hop_limit = false;
   bool have_destination = false;
   os::ReceivedPacket received;
@@ -161,16 +176,15 @@ bool CarpReceiver::receiveIpv6(DrainResult& result,
   }
   if (!have_hop_limit || !have_destination || from.sin6_family != AF_INET6) {
     ++result.malformed;
-    return true;
+    return;
   }
   std::array<std::uint8_t, 16> source{};
   std::memcpy(source.data(), &from.sin6_addr, source.size());
   received.source = proto::IpAddress::v6(source);
-  received.payload =
-      std::span<const std::uint8_t>(buffer_.data(), static_cast<std::size_t>(length));
+  const std::size_t length = std::min<std::size_t>(messages_[i].msg_len, kBufferSize);
+  received.payload = std::span<const std::uint8_t>(slots_[i].data.data(), length);
   ++result.delivered;
   on_packet(received);
-  return true;
 }
 
 }  // namespace carp::os::lnx

@@ -1,6 +1,9 @@
 #pragma once
 // Receiving CARP (IP protocol 112) on one interface.
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -32,9 +35,13 @@ class CarpReceiver {
   // At most this many packets per drain(), so that a flood cannot starve the timers: the
   // socket is level-triggered in the loop, so the rest is read in the next round.
   static constexpr std::size_t kMaxPacketsPerDrain = 64;
-  // Larger than any advertisement (IPv4 header up to 60 bytes + 36-byte CARP header); a
-  // longer packet is passed on truncated to this size, and the validator judges it.
-  static constexpr std::size_t kBufferSize = 2048;
+  // Packets read per recvmmsg: a flood of forged adverts costs one syscall per batch instead
+  // of one per packet (bench/flood).
+  static constexpr std::size_t kBatchSize = 16;
+  // Per packet: larger than any advertisement (IPv4 header up to 60 bytes + 36-byte CARP
+  // header); a longer packet is passed on truncated to this size, and the validator judges
+  // it. Small on purpose: with `realtime = true` mlockall pins every receiver's buffers.
+  static constexpr std::size_t kBufferSize = 256;
 
   // Opens the socket on the interface with index ifindex. join_multicast false: unicast-only
   // VHIDs (peer mode), which need no group membership. Throws std::system_error on failure
@@ -45,20 +52,42 @@ class CarpReceiver {
   int ifindex() const noexcept { return ifindex_; }
   proto::Family family() const noexcept { return family_; }
 
-  // Reads queued packets until the socket is empty or kMaxPacketsPerDrain were read, and calls
-  // on_packet for each. The packet's payload points into a buffer that is reused for the
-  // next packet: copy what must outlive the call. Does not throw unless on_packet does.
+  // Reads queued packets (kBatchSize per syscall) until the socket is empty or
+  // kMaxPacketsPerDrain were read, and calls on_packet for each. The packet's payload points into a
+  // buffer that is reused for the next packet: copy what must outlive the call. Does not throw
+  // unless on_packet does.
   DrainResult drain(const std::function<void(const os::ReceivedPacket&)>& on_packet);
 
  private:
-  // Returns false when the queue is empty or on an error (stored in result.error).
-  bool receiveIpv4(DrainResult& result, const std::function<void(const os::ReceivedPacket&)>& fn);
-  bool receiveIpv6(DrainResult& result, const std::function<void(const os::ReceivedPacket&)>& fn);
+  // Room for a hop limit and a packet info message (IPv6), with slack for others.
+  static constexpr std::size_t kControlSize =
+      CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(in6_pktinfo)) + 64;
+
+  // One received packet's storage. Members of the receiver, never static: each receiver
+  // (and each drain nested in another's callback) has buffers of its own. Left
+  // uninitialised on purpose (the kernel writes them before they are read): a slot's pages
+  // become resident only once a packet lands there, so 1,000 mostly idle receivers do not
+  // cost 1,000 full batches of memory.
+  struct Slot {
+    std::array<std::uint8_t, kBufferSize> data;
+    sockaddr_in6 from;
+    alignas(cmsghdr) std::array<unsigned char, kControlSize> control;
+  };
+
+  // Points messages_[0..count) at their slots (again each time: the receiver may have moved).
+  void prepare(std::size_t count) noexcept;
+  // Parse slot i of the last recvmmsg and call on_packet, or count it as malformed.
+  void deliverIpv4(std::size_t i, DrainResult& result,
+                   const std::function<void(const os::ReceivedPacket&)>& on_packet);
+  void deliverIpv6(std::size_t i, DrainResult& result,
+                   const std::function<void(const os::ReceivedPacket&)>& on_packet);
 
   UniqueFd fd_;
   int ifindex_;
   proto::Family family_;
-  std::array<std::uint8_t, kBufferSize> buffer_{};
+  std::array<Slot, kBatchSize> slots_;
+  std::array<iovec, kBatchSize> iovecs_{};
+  std::array<mmsghdr, kBatchSize> messages_{};
 };
 
 }  // namespace carp::os::lnx

@@ -76,6 +76,9 @@ void EventLoop::onDeadline(Callback on_deadline) {
 }
 
 void EventLoop::setDeadline(std::optional<proto::TimePoint> deadline) noexcept {
+  if (armed_known_ && armed_deadline_ == deadline) return;
+  armed_known_ = true;
+  armed_deadline_ = deadline;
   itimerspec spec{};  // all zero: disarm
   if (deadline) {
     const auto since_epoch = deadline->time_since_epoch();
@@ -146,6 +149,7 @@ void EventLoop::dispatch(const epoll_event& event) {
 }
 
 void EventLoop::handleTimer() {
+  armed_known_ = false;
   std::uint64_t expirations = 0;
   // EAGAIN means the timer was re-armed (which resets the count) after it expired but before
   // this read: the new deadline has not been reached, so there is nothing to report.

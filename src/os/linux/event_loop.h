@@ -82,6 +82,11 @@ class EventLoop {
 
   UniqueFd epoll_fd_;
   UniqueFd timer_fd_;
+  // What the timer is armed for, so that setting the same deadline again costs no syscall:
+  // the daemon sets it after every packet, and a flood of dropped packets never moves it.
+  // Forgotten when the timer fires, so that a repeated past deadline fires again.
+  bool armed_known_ = false;
+  std::optional<proto::TimePoint> armed_deadline_;
   UniqueFd signal_fd_;
   sigset_t signal_mask_{};
   // A generation number per registration travels in the epoll event with the fd, so that an

@@ -93,6 +93,11 @@ void NetlinkSocket::joinGroup(unsigned group) {
   }
 }
 
+bool NetlinkSocket::enableStrictChecks() noexcept {
+  int on = 1;
+  return mnl_socket_setsockopt(socket_.get(), NETLINK_GET_STRICT_CHK, &on, sizeof(on)) == 0;
+}
+
 void NetlinkSocket::setReceiveBuffer(int bytes) {
   if (setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0) {
     throwSystemError("netlink SO_RCVBUF");

@@ -64,6 +64,11 @@ class NetlinkSocket {
   void joinGroup(unsigned group);
   // Sets SO_RCVBUF (the kernel caps it at net.core.rmem_max). Throws std::system_error.
   void setReceiveBuffer(int bytes);
+  // NETLINK_GET_STRICT_CHK (Linux 4.20): the kernel then honours filters in dump requests,
+  // such as ifa_index in an RTM_GETADDR dump, instead of dumping everything; it also rejects
+  // requests with header fields it does not use set. Best effort: false on older kernels,
+  // whose callers must filter the dump themselves.
+  bool enableStrictChecks() noexcept;
 
   // Sends a non-dump request with NLM_F_ACK and waits for the ACK. Data messages that come
   // before it (the answer to a single-object RTM_GET*) go to on_message.

@@ -279,6 +279,64 @@ TEST_F(CarpSocketTest, DrainIsBounded) {
   EXPECT_EQ(total, kSent);
 }
 
+TEST_F(CarpSocketTest, BatchedDrainKeepsEveryPacketApartAndInOrder) {
+  // More than one recvmmsg batch, and not a multiple of it: every slot must hold its own
+  // packet, in arrival order, for IPv4 and IPv6 alike.
+  constexpr std::size_t kSent = CarpReceiver::kBatchSize * 2 + 3;
+  static_assert(kSent < CarpReceiver::kMaxPacketsPerDrain);
+  CarpReceiver receiver4(vb_, proto::Family::kIPv4);
+  CarpReceiver receiver6(vb_, proto::Family::kIPv6);
+  for (std::size_t i = 0; i < kSent; ++i) {
+    const auto n = static_cast<std::uint8_t>(i);
+    send(ipv4Frame(kMulticastMacV4, {198, 51, 100, n}, kGroupV4, 255, carpPayload(n)));
+    send(ipv6Frame(kMulticastMacV6, kLinkLocal1, kGroupV6, n, carpPayload(n)));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CarpReceiver::DrainResult result4;
+  const auto packets4 = receive(receiver4, &result4);
+  ASSERT_EQ(packets4.size(), kSent);
+  EXPECT_EQ(result4.delivered, kSent);
+  EXPECT_EQ(result4.error, 0);
+  const auto packets6 = receive(receiver6);
+  ASSERT_EQ(packets6.size(), kSent);
+  for (std::size_t i = 0; i < kSent; ++i) {
+    const auto n = static_cast<std::uint8_t>(i);
+    EXPECT_EQ(packets4[i].source, proto::IpAddress::v4({198, 51, 100, n})) << i;
+    EXPECT_EQ(packets4[i].payload, carpPayload(n)) << i;
+    EXPECT_EQ(packets6[i].ttl, n) << i;
+    EXPECT_EQ(packets6[i].payload, carpPayload(n)) << i;
+  }
+}
+
+TEST_F(CarpSocketTest, EachReceiverOwnsItsBuffers) {
+  // A drain inside another receiver's callback must not overwrite the packet being handled:
+  // a buffer shared between receivers (a static one) did exactly that.
+  ASSERT_TRUE(shell("ip link add vc type veth peer name vd"));
+  ASSERT_TRUE(shell("ip link set vc up"));
+  ASSERT_TRUE(shell("ip link set vd up"));
+  ASSERT_TRUE(waitUntilRunning("vc"));
+  ASSERT_TRUE(waitUntilRunning("vd"));
+  const int vc = static_cast<int>(::if_nametoindex("vc"));
+  CarpReceiver outer(vb_, proto::Family::kIPv4);
+  CarpReceiver inner(static_cast<int>(::if_nametoindex("vd")), proto::Family::kIPv4);
+  send(ipv4Frame(kMulticastMacV4, {192, 0, 2, 1}, kGroupV4, 255, carpPayload(21)));
+  ASSERT_TRUE(sender_
+                  ->sendFrame(vc, ipv4Frame(kMulticastMacV4, {192, 0, 2, 9}, kGroupV4, 255,
+                                            carpPayload(22)))
+                  .has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Bytes outer_after_inner;
+  Bytes inner_payload;
+  outer.drain([&](const os::ReceivedPacket& packet) {
+    inner.drain([&](const os::ReceivedPacket& p) {
+      inner_payload.assign(p.payload.begin(), p.payload.end());
+    });
+    outer_after_inner.assign(packet.payload.begin(), packet.payload.end());
+  });
+  EXPECT_EQ(inner_payload, carpPayload(22));
+  EXPECT_EQ(outer_after_inner, carpPayload(21));
+}
+
 TEST_F(CarpSocketTest, UnknownInterfaceThrows) {
   EXPECT_THROW(CarpReceiver(9999, proto::Family::kIPv4), std::system_error);
   EXPECT_THROW(CarpReceiver(9999, proto::Family::kIPv6), std::system_error);

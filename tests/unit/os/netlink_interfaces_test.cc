@@ -71,6 +71,27 @@ TEST_F(InterfaceDirectoryTest, FindsLinkWithMacStateAndAddressesInKernelOrder) {
   EXPECT_EQ(by_index->ipv6, info->ipv6);
 }
 
+TEST_F(InterfaceDirectoryTest, OnlyTheInterfacesOwnAddressesAmongMany) {
+  // The dump is filtered by interface (in the kernel under NETLINK_GET_STRICT_CHK, here
+  // otherwise): addresses of other interfaces never leak into the answer.
+  ASSERT_TRUE(
+      shell("ip addr add 192.0.2.1/24 dev p0 && ip addr add 198.51.100.7/24 dev q0 && "
+            "ip link add p1 type veth peer name q1 && ip link set p1 up && "
+            "ip link set q1 up && ip addr add 203.0.113.1/24 dev p1 && "
+            "ip addr add 2001:db8:1::1/64 dev q1 nodad"));
+  NetlinkInterfaceDirectory directory;
+  auto p0 = directory.find("p0");
+  ASSERT_TRUE(p0);
+  EXPECT_EQ(p0->ipv4, std::vector{parseIp("192.0.2.1")});
+  auto q0 = directory.find("q0");
+  ASSERT_TRUE(q0);
+  EXPECT_EQ(q0->ipv4, std::vector{parseIp("198.51.100.7")});
+  auto p1 = directory.find("p1");
+  ASSERT_TRUE(p1);
+  EXPECT_EQ(p1->ipv4, std::vector{parseIp("203.0.113.1")});
+  EXPECT_EQ(std::find(p1->ipv6.begin(), p1->ipv6.end(), parseIp("2001:db8:1::1")), p1->ipv6.end());
+}
+
 TEST_F(InterfaceDirectoryTest, LeavesOutCarpdsOwnAddresses) {
   ASSERT_TRUE(shell("ip addr add 192.0.2.1/24 dev p0"));
   NetlinkAddressManager manager;
