@@ -12,6 +12,7 @@ jitter computed from it, and the role changes that carpd and ucarp log.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -130,6 +131,23 @@ def finish_facts(facts: dict) -> None:
     facts["load1_end"] = loadavg()
     facts["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     facts["wall_s"] = time.monotonic() - T0
+
+
+def save_json(results: dict, out_dir: str) -> None:
+    """Writes the raw data so far (also between trials, so an aborted run keeps them)."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "results.json"), "w") as fh:
+        json.dump(results, fh, indent=1, default=str)
+
+
+def write_report(results: dict, out_dir: str, render) -> None:
+    """Final step of every runner: results.json, then the tables to stdout and results.md."""
+    save_json(results, out_dir)
+    md = render(results)
+    print(md)
+    with open(os.path.join(out_dir, "results.md"), "w") as fh:
+        fh.write(md)
+    say(f"wrote {os.path.join(out_dir, 'results.md')} and results.json")
 
 
 def facts_header(facts: dict) -> list[str]:

@@ -703,18 +703,8 @@ def main() -> None:
             say(f"idle {r['contender']}: {r['transitions']} role changes in {r['seconds']:.0f} s "
                 f"{r['detail'] if r['transitions'] else ''}")
     benchlib.finish_facts(facts)
-    save(results, a.out_dir)
-    md = render(results)
-    print(md)
-    with open(os.path.join(a.out_dir, "results.md"), "w") as fh:
-        fh.write(md)
-    say(f"wrote {os.path.join(a.out_dir, 'results.md')} and results.json")
+    benchlib.write_report(results, a.out_dir, render)
 
-
-def save(results: dict, out_dir: str) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "results.json"), "w") as fh:
-        json.dump(results, fh, indent=1, default=str)
 
 
 def render(results: dict) -> str:

@@ -28,7 +28,6 @@ Root only; exits nonzero when a row cannot be set up or a role changed in the wi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -314,21 +313,11 @@ def main() -> int:
                     f"load {r['load1_start']:.2f}->{r['load1_end']:.2f}")
                 if r["role_change_count"]:
                     failed = True
-            save(results, a.out_dir)
+            benchlib.save_json(results, a.out_dir)
     benchlib.finish_facts(facts)
-    save(results, a.out_dir)
-    md = render(results)
-    print(md)
-    with open(os.path.join(a.out_dir, "results.md"), "w") as fh:
-        fh.write(md)
-    say(f"wrote {os.path.join(a.out_dir, 'results.md')} and results.json")
+    benchlib.write_report(results, a.out_dir, render)
     return 1 if failed else 0
 
-
-def save(results: dict, out_dir: str) -> None:
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "results.json"), "w") as fh:
-        json.dump(results, fh, indent=1, default=str)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ This saturates the machine on purpose: run it when nobody needs the cores.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -123,14 +122,7 @@ def main() -> int:
         for s in segs.values():
             s.close()
     benchlib.finish_facts(facts)
-    os.makedirs(a.out_dir, exist_ok=True)
-    with open(os.path.join(a.out_dir, "results.json"), "w") as fh:
-        json.dump(results, fh, indent=1, default=str)
-    md = render(results)
-    print(md)
-    with open(os.path.join(a.out_dir, "results.md"), "w") as fh:
-        fh.write(md)
-    say(f"wrote {os.path.join(a.out_dir, 'results.md')} and results.json")
+    benchlib.write_report(results, a.out_dir, render)
     return 1 if failed else 0
 
 

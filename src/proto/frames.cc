@@ -127,9 +127,11 @@ std::vector<std::uint8_t> buildAdvertFrameV6(MacAddress src_mac, const IpAddress
   return w.take();
 }
 
-std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address,
-                                             std::optional<MacAddress> sender_mac) {
-  if (address.family != Family::kIPv4) return {};
+namespace {
+
+// An Ethernet broadcast ARP request (RFC 826) with an unknown target hardware address.
+std::vector<std::uint8_t> arpRequest(MacAddress src_mac, MacAddress sender_mac,
+                                     const IpAddress& sender, const IpAddress& target) {
   constexpr std::uint16_t kHardwareEthernet = 1;
   constexpr std::uint16_t kArpRequest = 1;
   FrameWriter w(kEthernetHeaderSize + kArpSize);
@@ -139,30 +141,26 @@ std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress
   w.u8(6);  // hardware address length
   w.u8(4);  // protocol address length
   w.u16(kArpRequest);
-  w.raw(sender_mac.value_or(src_mac));  // sender hardware address
-  w.ipv4(address);                      // sender protocol address
-  w.raw(MacAddress{});                  // target hardware address: unknown
-  w.ipv4(address);                      // target protocol address = sender: gratuitous
+  w.raw(sender_mac);    // sender hardware address
+  w.ipv4(sender);       // sender protocol address
+  w.raw(MacAddress{});  // target hardware address: unknown
+  w.ipv4(target);       // target protocol address
   return w.take();
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> buildGratuitousArp(MacAddress src_mac, const IpAddress& address,
+                                             std::optional<MacAddress> sender_mac) {
+  if (address.family != Family::kIPv4) return {};
+  // Target protocol address = sender: gratuitous.
+  return arpRequest(src_mac, sender_mac.value_or(src_mac), address, address);
 }
 
 std::vector<std::uint8_t> buildArpRequest(MacAddress src_mac, const IpAddress& sender,
                                           const IpAddress& target) {
   if (sender.family != Family::kIPv4 || target.family != Family::kIPv4) return {};
-  constexpr std::uint16_t kHardwareEthernet = 1;
-  constexpr std::uint16_t kArpRequest = 1;
-  FrameWriter w(kEthernetHeaderSize + kArpSize);
-  w.ethernet(kBroadcastMac, src_mac, kEtherTypeArp);
-  w.u16(kHardwareEthernet);
-  w.u16(kEtherTypeIpv4);
-  w.u8(6);
-  w.u8(4);
-  w.u16(kArpRequest);
-  w.raw(src_mac);
-  w.ipv4(sender);
-  w.raw(MacAddress{});
-  w.ipv4(target);
-  return w.take();
+  return arpRequest(src_mac, src_mac, sender, target);
 }
 
 std::vector<std::uint8_t> buildUnsolicitedNa(MacAddress src_mac, const IpAddress& target,
