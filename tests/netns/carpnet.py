@@ -14,6 +14,10 @@ Processes are only ever signalled by the PID that the harness got when it starte
 start, `cleanup_stale()` removes the namespaces and temporary directories of earlier runs whose
 owning PID is gone.
 
+Under CARPD_SANITIZED=1 (CTest sets it in a -DCARPD_SANITIZE=ON build) a sanitizer report in a
+carpd log or in carpctl's stderr fails the test, and close() stops carpd with SIGTERM (so that
+LeakSanitizer runs at its exit) before any SIGKILL.
+
 Binaries: $CARPD_BIN / $CARPCTL_BIN, else $CARPD_BUILD_DIR/src/app/carpd and
 $CARPD_BUILD_DIR/src/cli/carpctl, else the repository's build/ (or the newest build-*/).
 """
@@ -50,6 +54,10 @@ _seq = itertools.count(1)
 _live: set = set()
 _lock = threading.Lock()
 VERBOSE = os.environ.get("CARPNET_VERBOSE", "") not in ("", "0")
+# carpd and carpctl built with AddressSanitizer + UndefinedBehaviorSanitizer: slower, and their
+# reports must fail the test (sanitizer_reports()).
+SANITIZED = os.environ.get("CARPD_SANITIZED", "") not in ("", "0")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
 
 
 def log(msg: str) -> None:
@@ -203,6 +211,22 @@ class WaitTimeout(AssertionError):
     pass
 
 
+class SanitizerReport(AssertionError):
+    pass
+
+
+def sanitizer_reports(text: str, context: int = 40) -> list[str]:
+    """Each sanitizer report in text (a carpd log, carpctl's stderr): the lines from the one
+    with a marker on, at most `context` of them."""
+    lines = text.splitlines()
+    out, skip_to = [], 0
+    for i, ln in enumerate(lines):
+        if i >= skip_to and any(m in ln for m in SANITIZER_MARKERS):
+            out.append("\n".join(lines[i:i + context]))
+            skip_to = i + context
+    return out
+
+
 def wait_until(pred, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):
     """Poll pred() every `interval` s until it returns a truthy value; return that value.
 
@@ -341,6 +365,11 @@ class Carpd:
     def carpctl(self, *args: str, check: bool = True, timeout: float = 5.0):
         cmd = [self.seg.carpctl_bin, "-s", self.sock, *args]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        found = sanitizer_reports(r.stderr)
+        if found:
+            report = f"{self.host}: carpctl {' '.join(args)}:\n" + "\n".join(found)
+            self.seg.sanitizer_findings.append(report)
+            raise SanitizerReport(report)
         if VERBOSE:
             log(f"{self.host}$ carpctl {' '.join(args)} -> {r.returncode} {r.stdout.strip()}")
         if check and r.returncode != 0:
@@ -501,6 +530,7 @@ class Segment:
         self.tmp = tempfile.mkdtemp(prefix=self.id + "-", dir=TMP_ROOT)
         self.procs: list[subprocess.Popen] = []
         self.daemons: dict[str, Carpd] = {}
+        self.sanitizer_findings: list[str] = []  # carpctl's at once, carpd logs' at close()
         self.closed = False
         with _lock:
             _live.add(self)
@@ -735,6 +765,17 @@ class Segment:
         if self.closed:
             return
         self.closed = True
+        # carpd first, with SIGTERM: it leaves through main, so LeakSanitizer (in a sanitizer
+        # build) checks it at exit; SIGKILL below only if it did not exit in time.
+        running = [d for d in self.daemons.values() if d.alive()]
+        for d in running:
+            d.signal(signal.SIGTERM)
+        deadline = time.monotonic() + (30 if SANITIZED else 10)
+        for d in running:
+            try:
+                d.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
         for p in self.procs:
             try:
                 self.kill(p, signal.SIGKILL)
@@ -744,6 +785,9 @@ class Segment:
             n = self.ns[r]
             if n in netns_list():
                 _kill_ns_and_delete(n)
+        for h, d in self.daemons.items():
+            self.sanitizer_findings += [f"{h}: carpd log {d.log_path}:\n{r}"
+                                        for r in sanitizer_reports(d.log_text())]
         if os.environ.get("CARPNET_KEEP", "") in ("", "0"):
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
@@ -923,6 +967,9 @@ class NetnsTestCase(unittest.TestCase):
         if failed or os.environ.get("CARPNET_LOGS", "") not in ("", "0"):
             self.seg.dump_logs()
         self.seg.close()
+        if self.seg.sanitizer_findings:
+            raise SanitizerReport("sanitizer report(s):\n"
+                                  + "\n-----\n".join(dict.fromkeys(self.seg.sanitizer_findings)))
 
     # conveniences shared by the scenario tests ----------------------------------------------
     def start_hosts(self, skews: dict, preempt: bool = False, vhid: int = 1, addresses=None,

@@ -14,7 +14,7 @@ import unittest
 import warnings
 
 from carpnet import (NetnsTestCase, Segment, cleanup_stale, log, netns_list, PREFIX,
-                     wait_until)
+                     sanitizer_reports, wait_until)
 import carpwire
 from carpwire import Advert
 
@@ -225,6 +225,36 @@ class CleanupTest(unittest.TestCase):
         self.assertIsNotNone(p.poll())
         self.assertFalse(names & set(netns_list()))
         self.assertFalse(os.path.exists(s.tmp))
+
+    def test_close_stops_carpd_with_sigterm_and_collects_sanitizer_reports(self):
+        # A stand-in for carpd that exits 23 on SIGTERM only (SIGKILL would leave -9); close()
+        # must send SIGTERM (so a sanitizer build's LeakSanitizer runs at carpd's exit) and then
+        # find the report that the stand-in writes to its log as it leaves.
+        s = Segment(hosts=1)
+        try:
+            fake = os.path.join(s.tmp, "fake-carpd")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\n"
+                        "trap 'echo \"==1==ERROR: LeakSanitizer: detected memory leaks\"; "
+                        "exit 23' TERM\n"
+                        "while :; do sleep 0.05; done\n")
+            os.chmod(fake, 0o755)
+            s.carpd = fake
+            d = s.start_carpd("h1", "[global]\n", wait=False)
+            wait_until(lambda: "sleep" in subprocess.run(["ps", "--ppid", str(d.pid), "-o",
+                                                          "comm="], capture_output=True,
+                                                         text=True).stdout, 5)
+        finally:
+            s.close()
+        self.assertEqual(d.proc.returncode, 23)
+        self.assertEqual(len(s.sanitizer_findings), 1, s.sanitizer_findings)
+        self.assertIn("ERROR: LeakSanitizer", s.sanitizer_findings[0])
+
+    def test_sanitizer_reports_found_in_text(self):
+        text = ("carpd: start\nsrc/proto/header.cc:40:3: runtime error: shift exponent 40\n"
+                "next\n==7==ERROR: AddressSanitizer: heap-use-after-free\n")
+        self.assertEqual(len(sanitizer_reports(text, context=2)), 2)
+        self.assertEqual(sanitizer_reports("carpd: runtime is fine\nLeak: none\n"), [])
 
     def test_stale_namespaces_of_dead_runs_removed(self):
         dead = subprocess.Popen(["true"])

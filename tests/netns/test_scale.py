@@ -15,9 +15,14 @@ import os
 import time
 import unittest
 
-from carpnet import NetnsTestCase, config, log, vhid_block, wait_until
+from carpnet import SANITIZED, NetnsTestCase, config, log, vhid_block, wait_until
 
 N = 255
+# Under AddressSanitizer + UndefinedBehaviorSanitizer (CARPD_SANITIZED) carpd and carpctl run
+# 2-3x slower and every `status --json` of 255 VHIDs costs more, so the bounds on start-up,
+# settling, the move and the time without a MASTER are multiplied; what the test proves under
+# the sanitizers is memory and UB safety at this scale, the plain numbers are checked without.
+SLOWER = 3.0 if SANITIZED else 1.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -76,7 +81,7 @@ class ScaleTest(NetnsTestCase):
                                   wait=False)
         for h, d in ds.items():
             t0 = time.monotonic()
-            wait_until(d.try_status, 30, 0.1, f"carpd on {h} to answer")
+            wait_until(d.try_status, 30 * SLOWER, 0.1, f"carpd on {h} to answer")
             log(f"{h}: carpd (pid {d.pid}) answers after {time.monotonic() - t0:.2f} s")
         h1, h2 = ds["h1"], ds["h2"]
 
@@ -90,7 +95,7 @@ class ScaleTest(NetnsTestCase):
                                         else ("BACKUP", "MASTER")) for n in want)
         t0 = time.monotonic()
         try:
-            wait_until(settled, 20, 0.2, "all 255 VHIDs to elect the expected MASTER")
+            wait_until(settled, 20 * SLOWER, 0.2, "all 255 VHIDs to elect the expected MASTER")
         except AssertionError:
             a, b = self.states("h1"), self.states("h2")
             wrong = {n: (a.get(n), b.get(n)) for n in want
@@ -135,7 +140,7 @@ class ScaleTest(NetnsTestCase):
         samples = []
         t_demote = None
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 10.0:
+        while time.monotonic() - t0 < 10.0 * SLOWER:
             if t_demote is None and time.monotonic() - t0 >= 1.0:
                 h1.carpctl("demote", "1")
                 t_demote = time.monotonic()
@@ -175,8 +180,8 @@ class ScaleTest(NetnsTestCase):
             f"last sample with a MASTER to the next)")
         self.assertFalse(two, f"two MASTERs for a VHID: {two[:20]}")
         self.assertIsNotNone(moved_at, "not every VHID moved to h2")
-        self.assertLess(moved_at - t_demote, 5.0)
-        self.assertLess(worst, 1.5, f"VHID {worst_vhid} had no MASTER for {worst:.2f} s")
+        self.assertLess(moved_at - t_demote, 5.0 * SLOWER)
+        self.assertLess(worst, 1.5 * SLOWER, f"VHID {worst_vhid} had no MASTER for {worst:.2f} s")
         final_a, final_b = samples[-1][1], samples[-1][2]
         self.assertEqual({final_a[n] for n in range(1, N + 1)}, {"BACKUP"})
         self.assertEqual({final_b[n] for n in range(1, N + 1)}, {"MASTER"})
