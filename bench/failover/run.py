@@ -246,21 +246,32 @@ class Sniff:
 # --------------------------------------------------------------------------------------------
 # contenders: a pair of daemons, h1 the intended MASTER, h2 the BACKUP
 
+def carpd_master_down(advbase: int, advskew: int, formula: str) -> float:
+    """Seconds a carpd BACKUP waits (src/proto/timing.h masterDownInterval)."""
+    if formula == "freebsd":
+        return 3 * advbase + advskew / 256
+    return 3 * ((advbase + advskew / 256) if (advbase or advskew) else 1 / 256)
+
+
 class CarpdPair:
     kind = "carpd"
 
-    def __init__(self, advbase: int = 1, skews=(0, 100)):
-        self.advbase, self.skews = advbase, skews
+    def __init__(self, advbase: int = 1, skews=(0, 100), master_down: str = "openbsd"):
+        self.advbase, self.skews, self.formula = advbase, skews, master_down
         self.label = f"carpd advbase {advbase}, advskew {skews[0]}/{skews[1]}"
+        if master_down != "openbsd":
+            self.label += f", master_down {master_down}"
         interval = lambda b, k: (b + k / 256) if (b or k) else 1 / 256  # noqa: E731
-        self.master_down = 3 * interval(advbase, skews[1])
+        self.master_down = carpd_master_down(advbase, skews[1], master_down)
         self.adverts_per_s = 1 / interval(advbase, skews[0])
 
     def start(self, seg: Segment) -> None:
         self.seg = seg
         self.d = {}
         for h, k in zip(("h1", "h2"), self.skews):
-            cfg = carpnet.config(carpnet.vhid_block(1, k, [f"{VIP}/24"], advbase=self.advbase),
+            extra = f'master_down = "{self.formula}"' if self.formula != "openbsd" else ""
+            cfg = carpnet.config(carpnet.vhid_block(1, k, [f"{VIP}/24"], advbase=self.advbase,
+                                                    extra=extra),
                                  log_level="info")
             self.d[h] = seg.start_carpd(h, cfg)
 
@@ -656,6 +667,7 @@ def main() -> None:
 
     # contenders ------------------------------------------------------------------------------
     carpd_def = lambda: CarpdPair(1, (0, 100))                         # noqa: E731
+    carpd_fbsd = lambda: CarpdPair(1, (0, 100), "freebsd")             # noqa: E731
     ucarp_def = lambda: UcarpPair(1, (0, 100))                         # noqa: E731
     ka_v2 = lambda: KeepalivedPair(2, "1", (150, 100))                 # noqa: E731
     aggressive_carpd = [(10, 40), (4, 16), (2, 8), (1, 4), (0, 2), (0, 1)]
@@ -684,10 +696,10 @@ def main() -> None:
                 msg += f"  ERROR {r['error']}"
             say(msg)
         results["trials"][key] = rows
-        save(results, a.out_dir)
+        benchlib.save_json(results, a.out_dir)
 
     if "unplanned" in only:
-        for mk in (carpd_def, ucarp_def, ka_v2):
+        for mk in (carpd_def, carpd_fbsd, ucarp_def, ka_v2):
             run_group("unplanned", mk, "cut")
     if "aggressive" in only:
         for mk in agg + [ka_v3]:
@@ -740,7 +752,8 @@ def render(results: dict) -> str:
 
     g = groups("unplanned", "cut")
     if g:
-        md = {l: ({"carpd": 3 * (1 + 100 / 256), "ucarp": 3 + 100 / 256,
+        md = {l: ({"carpd": carpd_master_down(1, 100, "freebsd" if "freebsd" in l else "openbsd"),
+                   "ucarp": 3 + 100 / 256,
                    "keepalived": 3 + (256 - 100) / 256}[l.split()[0]]) for l in g}
         out += ["### Unplanned failover at default settings (power cut of the MASTER)", "",
                 table_outage(g, md), "", table_carpd_deadline(g), ""] + errors(g) + [""]
@@ -806,6 +819,11 @@ def render(results: dict) -> str:
         if c and u:
             rat.append(f"- {what}: carpd / ucarp median outage = {c:.1f} / {u:.1f} ms "
                        f"= {c / u:.3f}")
+    cf, k = m("unplanned", "carpd advbase 1, advskew 0/100, master_down freebsd", "cut"), \
+        m("unplanned", "keepalived", "cut")
+    if cf and k:
+        rat.append(f"- power cut, carpd with master_down = \"freebsd\" / keepalived median outage "
+                   f"= {cf:.1f} / {k:.1f} ms = {cf / k:.3f}")
     k3 = m("aggressive", "keepalived", "cut")
     stable = [r for r in results["idle"] if r["contender"].startswith("carpd")
               and r["transitions"] == 0]
