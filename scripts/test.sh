@@ -64,7 +64,10 @@ if [ "$trees" != plain ]; then
   build=${CARPD_ASAN_BUILD_DIR:-build-asan}
   start=$SECONDS
   # No benchmarks here: timings under the sanitizers mean nothing.
-  cmake -S . -B "$build" "${cmake_args[@]}" -DCARPD_SANITIZE=ON -DCARPD_BENCH=OFF >/dev/null
+  # -O1 -g1: the optimisation level ASan recommends and line tables for its stack traces;
+  # compiles in about half the time of -O2 -g (measured on engine.cc and engine_test.cc).
+  cmake -S . -B "$build" "${cmake_args[@]}" -DCARPD_SANITIZE=ON -DCARPD_BENCH=OFF \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
   cmake --build "$build" -j"$jobs"
   elapsed "sanitizer build ($build)" "$start"
   start=$SECONDS
