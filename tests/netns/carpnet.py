@@ -251,6 +251,15 @@ def wait_until(pred, timeout: float = 10.0, interval: float = 0.05, what: str = 
 # --------------------------------------------------------------------------------------------
 # configuration text
 
+def read_log(path: str) -> str:
+    """A daemon's log so far; empty when it has not written one yet."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def vhid_block(vhid: int = 1, advskew: int = 0, addresses=None, advbase: int = 1,
                passphrase: str = "secret", interface: str = "eth0", extra: str = "") -> str:
     if addresses is None:
@@ -416,11 +425,7 @@ class Carpd:
         return dict(self.status().get("stats", {}))
 
     def log_text(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def log_tail(self, n: int = 40) -> str:
         return "\n".join(self.log_text().splitlines()[-n:])
@@ -894,11 +899,7 @@ class Ucarp:
         self.seg.kill(self.proc, signal.SIGKILL)
 
     def log_text(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
 
 class Sniffer:

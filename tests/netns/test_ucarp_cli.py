@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from carpnet import NetnsTestCase, Ucarp, log, wait_until
+from carpnet import NetnsTestCase, Ucarp, log, read_log, wait_until
 
 XPARAM = "from-ucarp-cli"
 
@@ -78,11 +78,7 @@ class CarpdUcarp:
             return []
 
     def log_text(self) -> str:
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
 
 class UcarpCliTest(NetnsTestCase):
