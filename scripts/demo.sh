@@ -13,14 +13,18 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh: the demo creates network namespaces and needs root; try: sudo $0" >&2
   exit 2
 fi
+# A fresh Debian 12 machine has only the compiler toolchain: install what the build and the demo
+# use (ping, tshark, iproute2, the libraries), as scripts/test.sh does. Idempotent and quick
+# when everything is there.
+bash "$root/scripts/setup.sh"
 for tool in ip ping python3 cmake; do
-  command -v "$tool" >/dev/null || { echo "demo.sh: $tool not found (run scripts/setup.sh)" >&2; exit 2; }
+  command -v "$tool" >/dev/null || { echo "demo.sh: $tool not found after scripts/setup.sh" >&2; exit 2; }
 done
 
 if [ "${SKIP_BUILD:-0}" != "1" ]; then
   echo "==> building carpd and carpctl in $build"
   cmake -S . -B "$build" >/dev/null
-  cmake --build "$build" -j2 --target carpd carpctl || cmake --build "$build" -j2
+  cmake --build "$build" -j"$(nproc)" --target carpd carpctl
 fi
 
 echo "==> running the demo"
