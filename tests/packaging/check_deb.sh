@@ -80,7 +80,8 @@ for f in /usr/sbin/carpd /usr/sbin/carpctl /lib/systemd/system/carpd.service \
   /usr/share/man/man8/carpd.8.gz /usr/share/man/man8/carpctl.8.gz \
   /usr/share/man/man5/carpd.toml.5.gz /usr/share/doc/carpd/copyright \
   /usr/share/doc/carpd/changelog.gz /usr/share/doc/carpd/examples/unicast.toml \
-  /usr/share/doc/carpd/examples/two-node-gateway/host-a.toml /etc/carpd/carpd.toml; do
+  /usr/share/doc/carpd/examples/two-node-gateway/host-a.toml /etc/carpd/carpd.toml \
+  /usr/share/doc/carpd/README.md.gz /usr/share/doc/carpd/examples/systemd/carpd-balancing.conf; do
   [ -f "$f" ] || fail "missing after install: $f"
 done
 [ -d /var/lib/carpd ] || fail "missing after install: /var/lib/carpd"
@@ -88,6 +89,8 @@ done
 dpkg-query -W -f='${Conffiles}\n' carpd | grep -q '/etc/carpd/carpd.toml' ||
   fail "/etc/carpd/carpd.toml is not a conffile"
 gzip -t /usr/share/man/man8/carpd.8.gz || fail "carpd.8.gz is not gzip"
+gzip -t /usr/share/doc/carpd/README.md.gz || fail "README.md.gz is not gzip"
+[ ! -e /usr/share/doc/carpd/README.md ] || fail "README.md is installed uncompressed"
 /usr/sbin/carpd --version | grep -q '^carpd ' || fail "carpd --version"
 /usr/sbin/carpd -n -f /etc/carpd/carpd.toml || fail "carpd -n rejects the shipped carpd.toml"
 
