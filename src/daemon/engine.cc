@@ -525,9 +525,9 @@ void Engine::logDrop(const InterfaceRuntime& iface, proto::DropReason reason,
 }
 
 void Engine::onDeadline(proto::TimePoint now) noexcept {
-  for (const TimerQueue::Key& key : timers_.popDue(now)) {
-    auto it = by_id_.find(key.owner);
-    if (it != by_id_.end()) dispatch(*it->second, proto::event::TimerFired{key.timer}, now);
+  while (const auto key = timers_.popDue(now)) {
+    auto it = by_id_.find(key->owner);
+    if (it != by_id_.end()) dispatch(*it->second, proto::event::TimerFired{key->timer}, now);
   }
 }
 

@@ -26,15 +26,12 @@ std::optional<proto::TimePoint> TimerQueue::next() const {
   return by_time_.begin()->first;
 }
 
-std::vector<TimerQueue::Key> TimerQueue::popDue(proto::TimePoint now) {
-  std::vector<Key> due;
-  while (!by_time_.empty() && by_time_.begin()->first <= now) {
-    const Key key = by_time_.begin()->second;
-    by_time_.erase(by_time_.begin());
-    deadline_of_.erase(flat(key));
-    due.push_back(key);
-  }
-  return due;
+std::optional<TimerQueue::Key> TimerQueue::popDue(proto::TimePoint now) {
+  if (by_time_.empty() || by_time_.begin()->first > now) return std::nullopt;
+  const Key key = by_time_.begin()->second;
+  by_time_.erase(by_time_.begin());
+  deadline_of_.erase(flat(key));
+  return key;
 }
 
 }  // namespace carp::daemon

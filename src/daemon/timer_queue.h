@@ -7,7 +7,6 @@
 #include <set>
 #include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "proto/state_machine.h"
 #include "proto/types.h"
@@ -27,8 +26,9 @@ class TimerQueue {
   void cancel(Key key);
   void cancelOwner(std::uint64_t owner);
   std::optional<proto::TimePoint> next() const;
-  // Removes and returns every timer due at or before `now`, earliest first.
-  std::vector<Key> popDue(proto::TimePoint now);
+  // Removes and returns the earliest timer due at or before `now`. Pop one at a time: what a
+  // fired timer cancels or re-arms must count for the timers that are due with it.
+  std::optional<Key> popDue(proto::TimePoint now);
   std::size_t size() const { return by_time_.size(); }
 
  private:
