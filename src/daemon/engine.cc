@@ -265,7 +265,24 @@ void Engine::removeBalancing(const VhidRuntime& v) noexcept {
 }
 
 void Engine::dispatch(VhidRuntime& v, const proto::Event& event, proto::TimePoint now) noexcept {
-  apply(v, v.machine.handle(event, now), now);
+  // Events that carrying out actions produces (a send's result, a demotion change for every
+  // VHID) wait until the action list in progress is complete: applied recursively, a list
+  // could be interleaved with another of the same VHID and re-arm an older timer over a newer
+  // one. OpenBSD guards the same case (carp_send_ad re-entered from carp_group_demote_adj).
+  pending_.push_back({&v, event});
+  if (dispatching_) return;
+  dispatching_ = true;
+  while (!pending_.empty()) {
+    const PendingEvent next = pending_.front();
+    pending_.pop_front();
+    const proto::ActionList actions = next.vhid->machine.handle(next.event, now);
+    if (actions.overflowed()) {
+      deps_.log->error("{}: internal error: the state machine produced more than {} actions",
+                       vhidName(*next.vhid), proto::ActionList::kCapacity);
+    }
+    apply(*next.vhid, actions, now);
+  }
+  dispatching_ = false;
 }
 
 void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
@@ -273,6 +290,9 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
   namespace action = proto::action;
   const bool balanced = !v.config.nodes.empty();
   bool sync_balancing = false;
+  // Reported once the whole list is carried out, so that a hook never delays a takeover and
+  // always sees the addresses added and the first advertisement sent.
+  std::vector<TransitionEvent> transitions;
   for (const proto::Action& a : actions) {
     if (balanced && (std::holds_alternative<action::AddAddresses>(a) ||
                      std::holds_alternative<action::RemoveAddresses>(a))) {
@@ -310,8 +330,8 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
         deps_.master_record->masterLeft(v.config.interface, v.config.vhid);
       }
       if (deps_.on_transition) {
-        deps_.on_transition(TransitionEvent{v.config.interface, v.config.vhid.value(), t->from,
-                                            t->to, t->reason, v.since});
+        transitions.push_back(TransitionEvent{v.config.interface, v.config.vhid.value(), t->from,
+                                              t->to, t->reason, v.since});
       }
       if (t->to == State::kMaster && v.last_heard != proto::TimePoint{}) {
         v.last_takeover = now - v.last_heard;
@@ -335,6 +355,7 @@ void Engine::apply(VhidRuntime& v, const proto::ActionList& actions,
     }
   }
   if (sync_balancing) syncBalancing(v, now);
+  for (const TransitionEvent& t : transitions) deps_.on_transition(t);
 }
 
 std::optional<proto::IpAddress> Engine::advertSource(const VhidRuntime& v, Family f) const {

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -214,6 +215,13 @@ class Engine {
   TimerQueue timers_;
   Counters stats_;
   std::mt19937 ip_ids_;
+  // Events waiting for the action list in progress to complete (dispatch()).
+  struct PendingEvent {
+    VhidRuntime* vhid;
+    proto::Event event;
+  };
+  std::deque<PendingEvent> pending_;
+  bool dispatching_ = false;
   // Rate limit for drop log lines: the last time each (interface, reason) was logged.
   std::map<std::pair<int, proto::DropReason>, proto::TimePoint> last_drop_log_;
 };

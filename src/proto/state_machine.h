@@ -144,9 +144,16 @@ using Action = std::variant<action::SendAdvert, action::ArmTimer, action::Cancel
 class ActionList {
  public:
   static constexpr std::size_t kCapacity = 12;
+  // Past the capacity an action is dropped and overflowed() says so (the daemon logs it as an
+  // internal error; the state machine tests and fuzzer assert it never happens).
   void push(const Action& a) noexcept {
-    if (size_ < kCapacity) items_[size_++] = a;
+    if (size_ < kCapacity) {
+      items_[size_++] = a;
+    } else {
+      overflowed_ = true;
+    }
   }
+  bool overflowed() const noexcept { return overflowed_; }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   const Action& operator[](std::size_t i) const noexcept { return items_[i]; }
@@ -156,6 +163,7 @@ class ActionList {
  private:
   std::array<Action, kCapacity> items_{};
   std::size_t size_ = 0;
+  bool overflowed_ = false;
 };
 
 class VhidMachine {

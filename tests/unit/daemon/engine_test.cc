@@ -491,3 +491,78 @@ TEST_F(EngineTest, FreeBsdGroupsSeeTheDemotionInAdvskewAndTheLinkLocalInTheHmac)
 
 }  // namespace
 }  // namespace carp::daemon
+
+namespace carp::daemon {
+namespace {
+
+// The transition callback (hooks) used to run inside the action loop, before the addresses
+// were added and before the first advertisement: a hook spawn delayed the takeover and a hook
+// of the new MASTER could not find its addresses.
+TEST_F(EngineTest, TransitionCallbackRunsAfterTheTakeoverIsCarriedOut) {
+  struct Seen {
+    State to;
+    bool holds;
+    std::size_t frames;
+  };
+  std::vector<Seen> seen;
+  EngineDeps deps{frames_,
+                  ip_,
+                  addresses_,
+                  directory_,
+                  [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
+                  log_,
+                  [&](const TransitionEvent& t) {
+                    if (t.vhid == 1) {
+                      seen.push_back({t.to, addresses_.holds("eth0", 1), frames_.frames.size()});
+                    }
+                  }};
+  auto e = std::make_unique<Engine>(deps, parse(kTwoVhids), false);
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(4));
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[0].to, State::kBackup);
+  EXPECT_FALSE(seen[0].holds);
+  EXPECT_EQ(seen[1].to, State::kMaster);
+  EXPECT_TRUE(seen[1].holds) << "the hook of a new MASTER sees its addresses";
+  // Both families' advertisements and the announcements (2 addresses) went out first.
+  EXPECT_GE(seen[1].frames, 4U) << "the first advertisement precedes the hook";
+}
+
+// Three failed sends demote the host once (OpenBSD carp_send_ad); the demotion's re-dispatch
+// to every VHID used to run inside the failing VHID's own action list.
+TEST_F(EngineTest, RepeatedSendFailuresDemoteOnceAndKeepAdvertising) {
+  auto e = make(R"(
+[[vhid]]
+interface = "eth0"
+vhid = 1
+pass = "secret"
+addresses = ["192.0.2.1/24", "2001:db8::1/64"]
+)");
+  e->start(clock_.now());
+  runUntil(*e, clock_.now() + seconds(4));
+  ASSERT_EQ(stateOf(*e, 1), State::kMaster);
+  frames_.fail_with = ENOBUFS;
+  runUntil(*e, clock_.now() + seconds(3) + milliseconds(500));
+  EXPECT_EQ(e->groups().counters().at("carp"), 1);
+  frames_.fail_with = 0;
+  frames_.frames.clear();
+  runUntil(*e, clock_.now() + seconds(1) + milliseconds(100));
+  // Still advertising once per interval on its own timer, now with the demotion.
+  const auto adverts = advertsFor(1);
+  ASSERT_EQ(adverts.size(), 1U);
+  EXPECT_EQ(adverts[0].carp.demote, 1);
+  EXPECT_EQ(e->nextDeadline().has_value(), true);
+}
+
+TEST(ActionListTest, OverflowIsReportedNotSilent) {
+  proto::ActionList list;
+  for (std::size_t i = 0; i < proto::ActionList::kCapacity; ++i)
+    list.push(proto::action::Announce{});
+  EXPECT_FALSE(list.overflowed());
+  list.push(proto::action::Announce{});
+  EXPECT_TRUE(list.overflowed());
+  EXPECT_EQ(list.size(), proto::ActionList::kCapacity);
+}
+
+}  // namespace
+}  // namespace carp::daemon
