@@ -143,7 +143,10 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
 }
 
 void Engine::start(proto::TimePoint now) {
-  deps_.addresses.removeStale();
+  // The filter of live carpds' objects comes with the ownership records (issue 12).
+  const auto swept = deps_.addresses.removeStale(os::StaleFilter{});
+  for (const auto& r : swept.removed) deps_.log->info("removed stale {}", r);
+  for (const auto& e : swept.failed) deps_.log->warn("stale sweep: {}", e.message);
   if (deps_.balancer != nullptr) deps_.balancer->removeStale();
   for (auto& v : vhids_) v->iface->by_vhid[v->config.vhid.value()] = v.get();
   for (auto& v : vhids_) {
@@ -166,7 +169,7 @@ bool Engine::mayResume(const VhidRuntime& v, proto::TimePoint now) const noexcep
 void Engine::attachAndStart(VhidRuntime& v, proto::TimePoint now) {
   if (auto attached = deps_.addresses.attach(v.binding); !attached) {
     deps_.log->error("{}: cannot prepare the virtual MAC interface: {}", vhidName(v),
-                     attached.error());
+                     attached.error().message);
   }
   if (maintenance_) dispatch(v, proto::event::Maintenance{true}, now);
   dispatch(v, proto::event::DemotionChanged{groups_.demoteFor(v.config.groups)}, now);
@@ -470,7 +473,7 @@ void Engine::setAddresses(VhidRuntime& v, bool on) noexcept {
                    : deps_.addresses.remove(v.binding, v.config.addresses);
   if (!result) {
     deps_.log->error("{}: {} virtual addresses: {}", vhidName(v), on ? "adding" : "removing",
-                     result.error());
+                     result.error().message);
   }
 }
 

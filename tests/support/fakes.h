@@ -62,13 +62,13 @@ class FakeIpSender final : public os::IpSender {
 
 class FakeAddressManager final : public os::AddressManager {
  public:
-  tl::expected<void, std::string> attach(const os::VhidBinding& b) override {
+  tl::expected<void, os::Error> attach(const os::VhidBinding& b) override {
     attached.push_back(b.vhid.value());
     return {};
   }
   void detach(const os::VhidBinding& b) noexcept override { detached.push_back(b.vhid.value()); }
-  tl::expected<void, std::string> add(const os::VhidBinding& b,
-                                      std::span<const proto::InterfaceAddress> a) override {
+  tl::expected<void, os::Error> add(const os::VhidBinding& b,
+                                    std::span<const proto::InterfaceAddress> a) override {
     auto& held = addresses[{b.parent_name, b.vhid.value()}];
     for (const auto& x : a) {
       if (std::find(held.begin(), held.end(), x) == held.end()) held.push_back(x);
@@ -76,21 +76,36 @@ class FakeAddressManager final : public os::AddressManager {
     ++adds;
     return {};
   }
-  tl::expected<void, std::string> remove(const os::VhidBinding& b,
-                                         std::span<const proto::InterfaceAddress>) override {
-    addresses.erase({b.parent_name, b.vhid.value()});
+  // Removes exactly the given addresses (and records them, in order, in `removed`).
+  tl::expected<void, os::Error> remove(const os::VhidBinding& b,
+                                       std::span<const proto::InterfaceAddress> a) override {
+    const std::pair<std::string, int> key{b.parent_name, b.vhid.value()};
+    auto it = addresses.find(key);
+    for (const auto& x : a) {
+      removed.emplace_back(key, x);
+      if (it == addresses.end()) continue;
+      std::erase(it->second, x);
+    }
+    if (it != addresses.end() && it->second.empty()) addresses.erase(it);
     return {};
   }
-  void removeStale() noexcept override { ++stale_cleanups; }
+  os::StaleReport removeStale(const os::StaleFilter& filter) noexcept override {
+    ++stale_cleanups;
+    last_filter = filter;
+    return stale_report;
+  }
 
   bool holds(const std::string& parent, int vhid) const {
     return addresses.count({parent, vhid}) != 0;
   }
   std::map<std::pair<std::string, int>, std::vector<proto::InterfaceAddress>> addresses;
+  std::vector<std::pair<std::pair<std::string, int>, proto::InterfaceAddress>> removed;
   std::vector<int> attached;
   std::vector<int> detached;
   int adds = 0;
   int stale_cleanups = 0;
+  os::StaleFilter last_filter;   // what the last removeStale was given
+  os::StaleReport stale_report;  // what removeStale returns
 };
 
 class FakeLoadBalancer final : public os::LoadBalancer {

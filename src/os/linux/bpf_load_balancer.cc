@@ -58,7 +58,11 @@ std::uint32_t networkOrder(const proto::IpAddress& a) {
 
 }  // namespace
 
-BpfLoadBalancer::BpfLoadBalancer() = default;
+// Before anything of libbpf runs, not only in load(): removeStale() runs at every start, also
+// without balancing, and libbpf's default callback prints the expected "Parent Qdisc doesn't
+// exists" of its tc queries raw on stderr (issue 12). carpd reports libbpf's failures itself,
+// from the return values.
+BpfLoadBalancer::BpfLoadBalancer() { libbpf_set_print(quiet); }
 
 BpfLoadBalancer::~BpfLoadBalancer() {
   while (!interfaces_.empty()) release(interfaces_.begin()->first);
@@ -67,7 +71,6 @@ BpfLoadBalancer::~BpfLoadBalancer() {
 
 tl::expected<void, std::string> BpfLoadBalancer::load() {
   if (object_ != nullptr) return {};
-  libbpf_set_print(quiet);
   bpf_object_open_opts opts{};
   opts.sz = sizeof(opts);
   opts.object_name = "carp_lb";

@@ -15,153 +15,14 @@
 #include <charconv>
 #include <vector>
 
+#include "os/linux/netlink_address_ops.h"
+
 namespace carp::os::lnx {
 namespace {
-
 constexpr std::size_t kMaxNameLength = IFNAMSIZ - 1;
-
-std::string describe(const VhidBinding& binding) {
-  return "vhid " + std::to_string(binding.vhid.value()) + " on " + binding.parent_name;
-}
-
-std::string formatAddress(const proto::InterfaceAddress& address) {
-  char text[INET6_ADDRSTRLEN] = {};
-  const bool v4 = address.address.family == proto::Family::kIPv4;
-  inet_ntop(v4 ? AF_INET : AF_INET6, address.address.bytes.data(), text, sizeof(text));
-  return std::string(text) + "/" + std::to_string(address.prefix_length);
-}
-
-void appendError(std::string& errors, const std::string& error) {
-  if (!errors.empty()) errors += "; ";
-  errors += error;
-}
-
-// A /32 or /128 address has no subnet, so nothing is on-link through it: no route, no rule.
-bool hasSubnet(const proto::InterfaceAddress& address) {
-  return address.prefix_length < (address.address.family == proto::Family::kIPv4 ? 32 : 128);
-}
-
-std::string ipv4Conf(const std::string& interface, const char* name) {
-  return "/proc/sys/net/ipv4/conf/" + interface + "/" + name;
-}
-
-std::string ipv6Conf(const std::string& interface, const char* name) {
-  return "/proc/sys/net/ipv6/conf/" + interface + "/" + name;
-}
-
-// Whether the kernel has IPv6 (not built without it or booted with ipv6.disable=1).
-bool haveIpv6() { return ::access("/proc/sys/net/ipv6", F_OK) == 0; }
-
-// The link called `name`, nullopt when there is none.
-tl::expected<std::optional<LinkMessage>, NetlinkError> getLink(NetlinkSocket& socket,
-                                                               const std::string& name) {
-  NetlinkRequest request(RTM_GETLINK, 0);
-  request.putExtraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  mnl_attr_put_strz(request.header(), IFLA_IFNAME, name.c_str());
-  mnl_attr_put_u32(request.header(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  std::optional<LinkMessage> link;
-  auto result = socket.request(request, [&link](const nlmsghdr& nlh) {
-    link = parseLink(nlh);
-    return !link;
-  });
-  if (!result) {
-    if (result.error().code == ENODEV) return std::optional<LinkMessage>{};
-    return tl::unexpected(result.error());
-  }
-  return link;
-}
-
-tl::expected<void, NetlinkError> deleteLink(NetlinkSocket& socket, int ifindex) {
-  NetlinkRequest request(RTM_DELLINK, 0);
-  auto* ifi = request.putExtraHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  auto result = socket.request(request);
-  if (!result && result.error().code == ENODEV) return {};
-  return result;
-}
-
-// Sets the link administratively up or down. A link that is gone counts as down.
-tl::expected<void, NetlinkError> setLinkUp(NetlinkSocket& socket, int ifindex, bool up) {
-  NetlinkRequest request(RTM_NEWLINK, 0);
-  auto* ifi = request.putExtraHeader<ifinfomsg>();
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  ifi->ifi_flags = up ? IFF_UP : 0;
-  ifi->ifi_change = IFF_UP;
-  auto result = socket.request(request);
-  if (!result && !up && result.error().code == ENODEV) return {};
-  return result;
-}
-
-// carpd's macvlans carry its alias. The kernel ignores IFLA_IFALIAS when it creates a link,
-// so a carpd killed between creating the macvlan and setting the alias leaves one without:
-// that one is recognised by what only carpd creates together, its name derived from the
-// parent and the VHID and the VHID's virtual MAC.
-bool isCarpdMacvlan(const LinkMessage& link) {
-  if (link.kind != "macvlan") return false;
-  if (link.alias.starts_with(kCarpdAliasPrefix)) return true;
-  if (!link.alias.empty() || !link.mac || link.parent_ifindex <= 0) return false;
-  const auto vhid = proto::Vhid::make((*link.mac)[5]);
-  return vhid && *link.mac == proto::virtualMac(*vhid) &&
-         link.name == NetlinkAddressManager::macvlanName(link.parent_ifindex, *vhid);
-}
-
-// Raises an integer sysctl to at least `minimum` (stricter values of arp_ignore/arp_announce
-// that an administrator chose are kept), remembering the old value in `guard`.
-tl::expected<void, std::string> raiseTo(SysctlGuard& guard, const std::string& path, int minimum) {
-  auto current = readSysctl(path);
-  if (!current) return tl::unexpected(current.error());
-  int value = 0;
-  const auto [end, error] =
-      std::from_chars(current->data(), current->data() + current->size(), value);
-  if (error == std::errc{} && value >= minimum) return {};
-  return guard.set(path, std::to_string(minimum));
-}
-
-tl::expected<void, std::string> writeAll(
-    const std::vector<std::pair<std::string, const char*>>& settings) {
-  for (const auto& [path, value] : settings) {
-    if (auto written = writeSysctl(path, value); !written) return written;
-  }
-  return {};
-}
-
-// Deletes the given (dumped) addresses. Deleting the primary IPv4 address of a subnet
-// deletes its secondaries too unless promote_secondaries is set (the kernel default is 0,
-// systemd sets 1): so that a carpd address never takes an administrator's with it,
-// promote_secondaries is raised on the interface for the duration.
-tl::expected<void, std::string> deleteAddresses(NetlinkSocket& socket,
-                                                const std::vector<AddressMessage>& addresses) {
-  std::string errors;
-  std::set<int> interfaces;
-  for (const auto& address : addresses) interfaces.insert(address.ifindex);
-  for (const int ifindex : interfaces) {
-    SysctlGuard promote;
-    char name[IF_NAMESIZE] = {};
-    const bool has_v4 = std::any_of(addresses.begin(), addresses.end(), [&](const auto& a) {
-      return a.ifindex == ifindex && a.address.address.family == proto::Family::kIPv4;
-    });
-    if (has_v4 && if_indextoname(static_cast<unsigned>(ifindex), name) != nullptr) {
-      (void)raiseTo(promote, ipv4Conf(name, "promote_secondaries"), 1);
-    }
-    for (const auto& address : addresses) {
-      if (address.ifindex != ifindex) continue;
-      NetlinkRequest request(RTM_DELADDR, 0);
-      fillAddressRequest(request, ifindex, address.address, address.peer);
-      auto result = socket.request(request);
-      if (!result && result.error().code != EADDRNOTAVAIL && result.error().code != ENOENT &&
-          result.error().code != ENODEV) {
-        if (!errors.empty()) errors += "; ";
-        errors += result.error().message;
-      }
-    }
-  }
-  if (!errors.empty()) return tl::unexpected(errors);
-  return {};
-}
-
 }  // namespace
+
+using namespace ops;  // NOLINT: the manager's own helpers, split out by concern
 
 NetlinkAddressManager::NetlinkAddressManager() = default;
 
@@ -181,14 +42,14 @@ std::optional<int> NetlinkAddressManager::addressIfindex(
   return it->second.ifindex;
 }
 
-tl::expected<void, std::string> NetlinkAddressManager::attach(const VhidBinding& binding) {
+tl::expected<void, os::Error> NetlinkAddressManager::attach(const VhidBinding& binding) {
   const Key key{binding.parent_ifindex, binding.vhid.value()};
   if (attachments_.contains(key)) return {};
   Attachment attachment{binding, binding.parent_ifindex, {}, {}, std::nullopt};
   if (binding.vmac) {
     attachment.name = macvlanName(binding.parent_ifindex, binding.vhid);
     auto created = createMacvlan(binding, attachment.name);
-    if (!created) return tl::unexpected(created.error());
+    if (!created) return tl::unexpected(os::Error::withMessage(created.error()));
     attachment.ifindex = *created;
     attachment.table = carpdRouteTable(attachment.ifindex);
   }
@@ -346,12 +207,13 @@ void NetlinkAddressManager::detachAttachment(Attachment& attachment) noexcept {
   attachment.added.clear();
 }
 
-tl::expected<void, std::string> NetlinkAddressManager::add(
+tl::expected<void, os::Error> NetlinkAddressManager::add(
     const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) {
   const Key key{binding.parent_ifindex, binding.vhid.value()};
   auto it = attachments_.find(key);
   if (it == attachments_.end()) {
-    if (binding.vmac) return tl::unexpected(describe(binding) + ": not attached");
+    if (binding.vmac)
+      return tl::unexpected(os::Error::withMessage(describe(binding) + ": not attached"));
     it =
         attachments_.emplace(key, Attachment{binding, binding.parent_ifindex, {}, {}, std::nullopt})
             .first;
@@ -362,8 +224,9 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
   // nothing, and brings back a macvlan someone set down.
   if (attachment.binding.vmac) {
     if (auto up = setLinkUp(socket_, attachment.ifindex, true); !up) {
-      return tl::unexpected(describe(binding) + ": set " + attachment.name +
-                            " up: " + up.error().message);
+      return tl::unexpected(
+          os::Error{up.error().code,
+                    describe(binding) + ": set " + attachment.name + " up: " + up.error().message});
     }
   }
   std::string errors;
@@ -378,7 +241,11 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
     }
   }
   std::string routing;
-  if (attachment.binding.vmac) routing = installSourceRouting(attachment, addresses);
+  if (attachment.binding.vmac) {
+    if (auto installed = installSourceRouting(attachment, addresses); !installed) {
+      routing = installed.error().message;
+    }
+  }
   if (errors.empty() && routing.empty()) return {};
   // The addresses that were added stay (they answer ARP/ND with the virtual MAC and receive
   // traffic); without their source routing only what the host sends from them to on-link
@@ -392,82 +259,10 @@ tl::expected<void, std::string> NetlinkAddressManager::add(
                " (frames sent from the virtual addresses to their subnets carry the MAC of " +
                binding.parent_name + "): " + routing;
   }
-  return tl::unexpected(message);
+  return tl::unexpected(os::Error::withMessage(std::move(message)));
 }
 
-std::string NetlinkAddressManager::installSourceRouting(
-    const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses) {
-  std::string errors;
-  for (const auto& address : addresses) {
-    if (!attachment.added.contains(address) || !hasSubnet(address)) continue;
-    if (!attachment.table) {
-      return "no routing table for interface index " + std::to_string(attachment.ifindex) +
-             " (beyond carpd's range)";
-    }
-    // The route first: a rule without its route would only fall through to main.
-    // NLM_F_CREATE without NLM_F_EXCL: IPv4 then keeps one route per preferred source (two
-    // virtual addresses of one subnet each get theirs); an identical route gives EEXIST.
-    NetlinkRequest route(RTM_NEWROUTE, NLM_F_CREATE);
-    fillRouteRequest(route, sourceRoute(attachment.ifindex, *attachment.table, address));
-    if (auto result = socket_.request(route); !result && result.error().code != EEXIST) {
-      appendError(errors, formatAddress(address) + ": route: " + result.error().message);
-      continue;
-    }
-    // NLM_F_EXCL, as without it the kernel adds a duplicate rule each time.
-    NetlinkRequest rule(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL);
-    fillRuleRequest(rule, sourceRule(*attachment.table, address.address));
-    if (auto result = socket_.request(rule); !result && result.error().code != EEXIST) {
-      appendError(errors, formatAddress(address) + ": rule: " + result.error().message);
-    }
-  }
-  return errors;
-}
-
-std::string NetlinkAddressManager::removeSourceRouting(
-    const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses) {
-  if (!attachment.table) return {};
-  const auto gone = [](const tl::expected<void, NetlinkError>& result) {
-    return result || result.error().code == ENOENT || result.error().code == ESRCH ||
-           result.error().code == ENODEV;
-  };
-  std::string errors;
-  std::set<proto::InterfaceAddress> deleted_subnets;  // all in one table
-  for (const auto& address : addresses) {
-    if (!hasSubnet(address)) continue;
-    // The kernel matches FRA_PROTOCOL and rtm_protocol: a hand-made rule or route that is
-    // otherwise the same is not ours and stays.
-    NetlinkRequest rule(RTM_DELRULE, 0);
-    fillRuleRequest(rule, sourceRule(*attachment.table, address.address));
-    if (auto result = socket_.request(rule); !gone(result)) {
-      appendError(errors, formatAddress(address) + ": delete rule: " + result.error().message);
-    }
-    const RouteMessage message = sourceRoute(attachment.ifindex, *attachment.table, address);
-    NetlinkRequest route(RTM_DELROUTE, 0);
-    fillRouteRequest(route, message);
-    if (auto result = socket_.request(route); !gone(result)) {
-      appendError(errors, formatAddress(address) + ": delete route: " + result.error().message);
-    }
-    deleted_subnets.insert(message.destination);
-  }
-  // IPv6 keeps one route per subnet and link and deletes it whatever the preferred source:
-  // a remaining virtual address of the same subnet gets it back.
-  for (const auto& address : attachment.added) {
-    if (!hasSubnet(address) ||
-        std::find(addresses.begin(), addresses.end(), address) != addresses.end()) {
-      continue;
-    }
-    const RouteMessage message = sourceRoute(attachment.ifindex, *attachment.table, address);
-    if (!deleted_subnets.contains(message.destination)) continue;
-    NetlinkRequest route(RTM_NEWROUTE, NLM_F_CREATE);
-    fillRouteRequest(route, message);
-    if (auto result = socket_.request(route); !result && result.error().code != EEXIST) {
-      appendError(errors, formatAddress(address) + ": route: " + result.error().message);
-    }
-  }
-  return errors;
-}
-
-tl::expected<void, std::string> NetlinkAddressManager::remove(
+tl::expected<void, os::Error> NetlinkAddressManager::remove(
     const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) {
   const auto it = attachments_.find({binding.parent_ifindex, binding.vhid.value()});
   const int ifindex = it != attachments_.end() ? it->second.ifindex
@@ -492,14 +287,18 @@ tl::expected<void, std::string> NetlinkAddressManager::remove(
       }
     }
     // Before the addresses, so that nothing is routed from an address that is going away.
-    if (attachment.binding.vmac) routing = removeSourceRouting(attachment, addresses);
+    if (attachment.binding.vmac) {
+      if (auto deleted = removeSourceRouting(attachment, addresses); !deleted) {
+        routing = deleted.error().message;
+      }
+    }
   }
   auto removed = removeFrom(ifindex, addresses);
   if (down.empty() && removed && routing.empty()) return {};
   std::string errors = down;
   if (!removed) appendError(errors, "remove address: " + removed.error());
   if (!routing.empty()) appendError(errors, "source routing: " + routing);
-  return tl::unexpected(describe(binding) + ": " + errors);
+  return tl::unexpected(os::Error::withMessage(describe(binding) + ": " + errors));
 }
 
 tl::expected<void, std::string> NetlinkAddressManager::removeFrom(
@@ -528,96 +327,6 @@ tl::expected<void, std::string> NetlinkAddressManager::removeFrom(
     }
   }
   return deleteAddresses(socket_, doomed);
-}
-
-void NetlinkAddressManager::removeStale() noexcept {
-  std::set<int> own_links;
-  std::set<std::pair<int, proto::InterfaceAddress>> own_addresses;
-  std::set<std::uint32_t> own_tables;
-  std::set<std::pair<std::uint32_t, proto::IpAddress>> own_rules;
-  for (const auto& [key, attachment] : attachments_) {
-    if (attachment.binding.vmac) own_links.insert(attachment.ifindex);
-    if (attachment.table) own_tables.insert(*attachment.table);
-    for (const auto& address : attachment.added) {
-      own_addresses.emplace(attachment.ifindex, address);
-      if (attachment.table) own_rules.emplace(*attachment.table, address.address);
-    }
-  }
-
-  // Rules first, so that none points at a table while its routes go. Only those with both
-  // marks, carpd's protocol and a table of carpd's range (the protocol alone is Open/R's).
-  std::vector<RuleMessage> stale_rules;
-  NetlinkRequest rules(RTM_GETRULE, 0);
-  rules.putExtraHeader<fib_rule_hdr>()->family = AF_UNSPEC;
-  (void)socket_.dump(
-      rules,
-      [&](const nlmsghdr& nlh) {
-        auto rule = parseRule(nlh);
-        if (rule && rule->carpdTagged() &&
-            !(rule->source && own_rules.contains({rule->table, rule->source->address}))) {
-          stale_rules.push_back(*rule);
-        }
-        return true;
-      },
-      [&stale_rules] { stale_rules.clear(); });
-  for (const auto& rule : stale_rules) {
-    NetlinkRequest request(RTM_DELRULE, 0);
-    fillRuleRequest(request, rule);
-    (void)socket_.request(request);
-  }
-
-  std::vector<int> stale_links;
-  NetlinkRequest links(RTM_GETLINK, 0);
-  links.putExtraHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-  mnl_attr_put_u32(links.header(), IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  (void)socket_.dump(
-      links,
-      [&](const nlmsghdr& nlh) {
-        auto link = parseLink(nlh);
-        if (link && isCarpdMacvlan(*link) && !own_links.contains(link->ifindex)) {
-          stale_links.push_back(link->ifindex);
-        }
-        return true;
-      },
-      [&stale_links] { stale_links.clear(); });
-  for (const int ifindex : stale_links) (void)deleteLink(socket_, ifindex);
-
-  // After the links: the routes through them went with them.
-  std::vector<RouteMessage> stale_routes;
-  NetlinkRequest routes(RTM_GETROUTE, 0);
-  routes.putExtraHeader<rtmsg>()->rtm_family = AF_UNSPEC;
-  (void)socket_.dump(
-      routes,
-      [&](const nlmsghdr& nlh) {
-        auto route = parseRoute(nlh);
-        if (route && route->carpdTagged() && !own_tables.contains(route->table)) {
-          stale_routes.push_back(*route);
-        }
-        return true;
-      },
-      [&stale_routes] { stale_routes.clear(); });
-  for (const auto& route : stale_routes) {
-    NetlinkRequest request(RTM_DELROUTE, 0);
-    fillRouteRequest(request, route);
-    (void)socket_.request(request);
-  }
-
-  // After the links: their addresses went with them.
-  std::vector<AddressMessage> stale_addresses;
-  NetlinkRequest addresses(RTM_GETADDR, 0);
-  addresses.putExtraHeader<ifaddrmsg>()->ifa_family = AF_UNSPEC;
-  (void)socket_.dump(
-      addresses,
-      [&](const nlmsghdr& nlh) {
-        auto message = parseAddress(nlh);
-        if (message && message->carpdTagged() && !own_links.contains(message->ifindex) &&
-            !own_addresses.contains({message->ifindex, message->address})) {
-          stale_addresses.push_back(*message);
-        }
-        return true;
-      },
-      [&stale_addresses] { stale_addresses.clear(); });
-  (void)deleteAddresses(socket_, stale_addresses);
 }
 
 }  // namespace carp::os::lnx

@@ -53,7 +53,7 @@ class NetlinkAddressManager final : public os::AddressManager {
   // and arp_announce to 2, so that the parent does not answer ARP for the virtual addresses
   // with its own MAC; the parent's values are restored when its last VHID detaches.
   // Without vmac: only records the binding. Attaching an attached binding does nothing.
-  tl::expected<void, std::string> attach(const VhidBinding& binding) override;
+  tl::expected<void, os::Error> attach(const VhidBinding& binding) override;
   void detach(const VhidBinding& binding) noexcept override;
   // Adds (NLM_F_EXCL; an address already there counts as added, and is never retagged) with
   // IFA_PROTO kCarpdAddressProto; IPv6 with IFA_F_NODAD. Without vmac, attach is optional.
@@ -63,8 +63,8 @@ class NetlinkAddressManager final : public os::AddressManager {
   // macvlan, except /32 and /128 ones, which have no subnet. A failure there does not undo the
   // addresses: they stay, and the error says that only the source MAC of what is sent from
   // them is affected.
-  tl::expected<void, std::string> add(const VhidBinding& binding,
-                                      std::span<const proto::InterfaceAddress> addresses) override;
+  tl::expected<void, os::Error> add(const VhidBinding& binding,
+                                    std::span<const proto::InterfaceAddress> addresses) override;
   // Removes only addresses that carry carpd's tag: one an administrator configured by hand
   // stays, and counts as removed. An address that is not there counts as removed. With vmac,
   // first sets the macvlan down when none of the addresses added through the binding remains
@@ -72,13 +72,16 @@ class NetlinkAddressManager final : public os::AddressManager {
   // the IPv6 addresses' solicited-node groups; the down flushes its IPv6 addresses and
   // routes), then deletes the addresses' rules and routes (only tagged ones; ones already
   // gone count as deleted).
-  tl::expected<void, std::string> remove(
-      const VhidBinding& binding, std::span<const proto::InterfaceAddress> addresses) override;
+  tl::expected<void, os::Error> remove(const VhidBinding& binding,
+                                       std::span<const proto::InterfaceAddress> addresses) override;
   // Deletes every macvlan whose alias starts with kCarpdAliasPrefix, every address with
   // carpd's IFA_PROTO tag, and every route and rule with protocol kCarpdRouteProto in a table
-  // of carpd's range, except those of this manager's current attachments. Meant for start-up,
-  // before the first attach.
-  void removeStale() noexcept override;
+  // of carpd's range, except those of this manager's current attachments and those `filter`
+  // says a live carpd owns: a macvlan by its (parent, VHID) from its alias "carpd vhid N on
+  // PARENT" (else its name cv<parent ifindex>-<vhid>), the routes and rules of its table with it,
+  // and a tagged address on any other interface (vmac = false) by its address. Meant for
+  // start-up, before the first attach. (netlink_stale_sweep.cc)
+  StaleReport removeStale(const StaleFilter& filter) noexcept override;
 
   // "cv<parent_ifindex>-<vhid>"; IFNAMSIZ allows 15 characters, enough for any ifindex below
   // 10^9 (attach fails beyond).
@@ -106,11 +109,14 @@ class NetlinkAddressManager final : public os::AddressManager {
   tl::expected<void, std::string> removeFrom(int ifindex,
                                              std::span<const proto::InterfaceAddress> addresses);
   void detachAttachment(Attachment& attachment) noexcept;
-  // Installs (deletes) the rule and route of each address; returns what failed, "" if nothing.
-  std::string installSourceRouting(const Attachment& attachment,
-                                   std::span<const proto::InterfaceAddress> addresses);
-  std::string removeSourceRouting(const Attachment& attachment,
-                                  std::span<const proto::InterfaceAddress> addresses);
+  // Installs (deletes) the rule and route of each address.
+  // (netlink_source_routing.cc)
+  tl::expected<void, os::Error> installSourceRouting(
+      const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses);
+  tl::expected<void, os::Error> removeSourceRouting(
+      const Attachment& attachment, std::span<const proto::InterfaceAddress> addresses);
+
+  bool attachmentsHaveTable(std::uint32_t table) const noexcept;
 
   NetlinkSocket socket_;
   std::map<Key, Attachment> attachments_;

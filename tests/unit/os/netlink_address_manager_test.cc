@@ -40,9 +40,13 @@ proto::InterfaceAddress prefix(const char* text, std::uint8_t length) {
   return {parseIp(text), length};
 }
 
-::testing::AssertionResult ok(const tl::expected<void, std::string>& result) {
+::testing::AssertionResult ok(const tl::expected<void, carp::os::Error>& result) {
   if (result) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << result.error();
+  return ::testing::AssertionFailure() << result.error().message;
+}
+
+bool contains(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
 }
 
 std::string sysctl(const std::string& path) { return readSysctl(path).value_or("<missing>"); }
@@ -244,7 +248,7 @@ TEST_F(AddressManagerTest, AddTagsAddressesOnTheMacvlanAndRemoveDeletesThem) {
   const std::vector addresses{prefix("192.0.2.100", 24), prefix("192.0.2.101", 24),
                               prefix("2001:db8::100", 64)};
   auto added = manager.add(binding(1), addresses);
-  ASSERT_TRUE(added) << added.error();
+  ASSERT_TRUE(added) << added.error().message;
   ASSERT_TRUE(ok(manager.add(binding(1), addresses))) << "adding again must succeed";
 
   const auto list = addressesOn(macvlan);
@@ -303,7 +307,7 @@ TEST_F(AddressManagerTest, NeverRemovesAnAddressItDidNotPutThere) {
   EXPECT_FALSE(found->carpdTagged());
   ASSERT_TRUE(ok(manager.remove(binding(4, false), addresses)));
   EXPECT_TRUE(findAddress(addressesOn(parent_), addresses[0]));
-  manager.removeStale();
+  EXPECT_TRUE(manager.removeStale({}).failed.empty());
   manager.detach(binding(4, false));
   EXPECT_TRUE(findAddress(addressesOn(parent_), addresses[0]));
 }
@@ -332,7 +336,15 @@ TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdLeftovers) {
   const std::size_t before = addressesOn(parent_).size();
 
   NetlinkAddressManager manager;
-  manager.removeStale();
+  const auto report = manager.removeStale({});
+  EXPECT_TRUE(report.failed.empty());
+  EXPECT_TRUE(report.kept.empty());
+  // Exactly what it removed, one line each (the routes of the macvlans went with them).
+  EXPECT_TRUE(contains(report.removed, "macvlan cv99-9"));
+  EXPECT_TRUE(contains(report.removed, "macvlan " + unaliased));
+  EXPECT_TRUE(contains(report.removed, "address 192.0.2.200/24 on p0"));
+  EXPECT_TRUE(contains(report.removed, "address 2001:db8::200/64 on p0"));
+  EXPECT_EQ(report.removed.size(), 4u);
   EXPECT_FALSE(linkNamed("cv99-9"));
   EXPECT_FALSE(linkNamed(unaliased));
   EXPECT_TRUE(linkNamed("mv0"));
@@ -353,7 +365,7 @@ TEST_F(AddressManagerTest, RemoveStaleKeepsCurrentAttachments) {
   ASSERT_TRUE(ok(manager.attach(binding(1))));
   ASSERT_TRUE(ok(manager.add(binding(1), std::vector{prefix("192.0.2.100", 24)})));
   ASSERT_TRUE(ok(manager.add(binding(2, false), std::vector{prefix("192.0.2.102", 24)})));
-  manager.removeStale();
+  EXPECT_TRUE(manager.removeStale({}).failed.empty());
   const int macvlan = *manager.addressIfindex(binding(1));
   EXPECT_EQ(addressesOn(macvlan).size(), 1u);
   EXPECT_TRUE(findAddress(addressesOn(parent_), prefix("192.0.2.102", 24)));
@@ -548,7 +560,8 @@ TEST_F(AddressManagerTest, AddFailsWhenTheMacvlanCannotGoUp) {
   auto added = manager.add(binding(1), std::vector{prefix("192.0.2.100", 24)});
   ASSERT_FALSE(added);
   const std::string name = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1));
-  EXPECT_NE(added.error().find("set " + name + " up: "), std::string::npos) << added.error();
+  EXPECT_NE(added.error().message.find("set " + name + " up: "), std::string::npos)
+      << added.error().message;
   EXPECT_TRUE(addressesOn(macvlan).empty());
   EXPECT_TRUE(taggedRules().empty());
 }
@@ -579,7 +592,7 @@ TEST_F(AddressManagerTest, RemoveStaleDeletesOnlyCarpdRulesAndRoutes) {
             keep));
 
   NetlinkAddressManager manager;
-  manager.removeStale();
+  EXPECT_TRUE(manager.removeStale({}).failed.empty());
   EXPECT_TRUE(routesIn(*carpdRouteTable(77)).empty());
   const auto rules = taggedRules();
   ASSERT_EQ(rules.size(), 1u);
@@ -607,7 +620,8 @@ TEST_F(AddressManagerTest, AttachReplacesALeftoverMacvlanButNotSomeoneElses) {
   ASSERT_TRUE(shell("ip link add link p0 name " + other + " type macvlan"));
   auto refused = manager.attach(binding(6));
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().find("not created by carpd"), std::string::npos) << refused.error();
+  EXPECT_NE(refused.error().message.find("not created by carpd"), std::string::npos)
+      << refused.error().message;
   EXPECT_TRUE(linkNamed(other));
 
   // A leftover without the alias (killed between creating and configuring it).
@@ -934,6 +948,53 @@ TEST_F(SourceRoutingTest, StrictRpFilterKeepsWorking) {
   ASSERT_TRUE(inPeer("ip neigh flush dev q0"));
   EXPECT_TRUE(
       echoSenders("ping -c1 -W1 192.0.2.1 >/dev/null || true", true, "192.0.2.1", true).empty());
+}
+
+
+TEST_F(AddressManagerTest, RemoveStaleKeepsWhatAnotherLiveCarpdOwns) {
+  // Issue 12, instance isolation: a second carpd in the namespace runs vhid 1 on p0 (vmac) and
+  // 198.51.100.7 (no vmac); the first is gone and left vhid 2 and 198.51.100.8 behind.
+  NetlinkAddressManager other;
+  ASSERT_TRUE(ok(other.attach(binding(1))));
+  ASSERT_TRUE(ok(other.add(binding(1), std::vector{prefix("192.0.2.100", 24)})));
+  ASSERT_TRUE(ok(other.add(binding(3, false), std::vector{prefix("198.51.100.7", 24)})));
+  NetlinkAddressManager killed;
+  ASSERT_TRUE(ok(killed.attach(binding(2))));
+  ASSERT_TRUE(ok(killed.add(binding(2), std::vector{prefix("192.0.2.101", 24)})));
+  ASSERT_TRUE(ok(killed.add(binding(4, false), std::vector{prefix("198.51.100.8", 24)})));
+  const int live = *other.addressIfindex(binding(1));
+  const std::string dead = NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(2));
+  ASSERT_EQ(taggedRules().size(), 2u);
+
+  StaleFilter filter;
+  std::vector<std::pair<std::string, int>> asked;
+  filter.vhid_in_use = [&asked](std::string_view parent, proto::Vhid vhid) {
+    asked.emplace_back(std::string(parent), vhid.value());
+    return parent == "p0" && vhid.value() == 1;
+  };
+  filter.address_in_use = [](const proto::IpAddress& address) {
+    return address == parseIp("198.51.100.7");
+  };
+  NetlinkAddressManager restarted;
+  const auto report = restarted.removeStale(filter);
+  EXPECT_TRUE(report.failed.empty()) << report.failed.front().message;
+  EXPECT_TRUE(linkNamed(NetlinkAddressManager::macvlanName(parent_, *proto::Vhid::make(1))));
+  EXPECT_TRUE(findAddress(addressesOn(live), prefix("192.0.2.100", 24)));
+  EXPECT_TRUE(findAddress(addressesOn(parent_), prefix("198.51.100.7", 24)));
+  const auto rules = taggedRules();
+  ASSERT_EQ(rules.size(), 1u) << "the live VHID's rule stays, the dead one's goes";
+  EXPECT_TRUE(findRule(rules, *carpdRouteTable(live), "192.0.2.100"));
+  EXPECT_EQ(routesIn(*carpdRouteTable(live)).size(), 1u);
+  EXPECT_FALSE(linkNamed(dead));
+  EXPECT_FALSE(findAddress(addressesOn(parent_), prefix("198.51.100.8", 24)));
+  EXPECT_TRUE(contains(report.removed, "macvlan " + dead));
+  EXPECT_TRUE(contains(report.removed, "address 198.51.100.8/24 on p0"));
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), std::pair<std::string, int>{"p0", 1}), 1);
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), std::pair<std::string, int>{"p0", 2}), 1);
+  EXPECT_FALSE(report.kept.empty());
+  // So that the managers' destructors do not fight over what the test already checked.
+  killed.detach(binding(2));
+  killed.detach(binding(4, false));
 }
 
 }  // namespace
