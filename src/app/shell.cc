@@ -5,6 +5,7 @@
 #include <set>
 
 #include "daemon/metrics.h"
+#include "os/linux/file_vhid_claims.h"
 #include "os/linux/privileges.h"
 #include "os/linux/realtime.h"
 #include "os/linux/systemd_notify.h"
@@ -74,6 +75,17 @@ Shell::Shell(std::filesystem::path config_file, config::Config config,
     }
   }
   deps.balancer = &balancer_;
+  // One claim file per (interface, vhid) under /run/carpd/claims/<netns>: a second carpd in
+  // this namespace refuses our VHIDs and its start-up sweep spares them (and we theirs).
+  if (auto claims = os::lnx::FileVhidClaims::open(os::lnx::kDefaultClaimsDir, socket_path,
+                                                  os::lnx::currentNetnsId())) {
+    claims_ = std::make_unique<os::lnx::FileVhidClaims>(std::move(*claims));
+  } else {
+    log_->warn("no instance isolation (another carpd here could remove our addresses): {}",
+               claims.error().message);
+    claims_ = std::make_unique<os::NoVhidClaims>();
+  }
+  deps.claims = claims_.get();
   engine_ = std::make_unique<daemon::Engine>(deps, std::move(config), maintenance);
   control_ = std::make_unique<daemon::ControlHandler>(*engine_, clock_, maintenance_store_,
                                                       [this] { return reload(); });

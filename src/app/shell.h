@@ -26,6 +26,7 @@
 #include "os/linux/netlink_monitor.h"
 #include "os/linux/packet_sender.h"
 #include "os/linux/systemd_notify.h"
+#include "os/vhid_claims.h"
 
 namespace carp::app {
 
@@ -59,7 +60,9 @@ class Shell {
   daemon::MaintenanceStore maintenance_store_;
   // Loaded before privileges are dropped when a VHID balances; used by the engine.
   os::lnx::BpfLoadBalancer balancer_;
-  std::unique_ptr<os::lnx::FileMasterRecord> master_record_;  // null when state_dir is unusable
+  std::unique_ptr<os::lnx::FileMasterRecord> master_record_;
+  // Held for the life of the process (the flocks are the claims); before engine_, which uses it.
+  std::unique_ptr<os::VhidClaims> claims_;  // null when state_dir is unusable
   std::unique_ptr<daemon::Engine> engine_;
   std::unique_ptr<daemon::ControlHandler> control_;
   std::unique_ptr<os::lnx::ControlListener> listener_;

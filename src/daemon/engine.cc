@@ -81,8 +81,25 @@ Engine::Engine(EngineDeps deps, config::Config config, bool maintenance)
       global_(config.global),
       maintenance_(maintenance),
       ip_ids_(std::random_device{}()) {
+  if (auto claimed = claimAll(config.vhids); !claimed) throw std::runtime_error(claimed.error());
   for (auto& c : config.vhids) vhids_.push_back(makeVhid(std::move(c)));
   reindex();
+}
+
+tl::expected<void, std::string> Engine::claimAll(const std::vector<config::VhidConfig>& configs) {
+  if (deps_.claims == nullptr) return {};
+  std::vector<const config::VhidConfig*> claimed;
+  for (const auto& c : configs) {
+    if (findVhid(c.interface, c.vhid.value()) != nullptr) continue;  // ours already
+    std::vector<proto::IpAddress> addresses;
+    for (const auto& a : c.addresses) addresses.push_back(a.address);
+    if (auto r = deps_.claims->claim(c.interface, c.vhid, addresses); !r) {
+      for (const auto* done : claimed) deps_.claims->release(done->interface, done->vhid);
+      return tl::unexpected(r.error().message);
+    }
+    claimed.push_back(&c);
+  }
+  return {};
 }
 
 void Engine::reindex() {
@@ -143,8 +160,21 @@ std::unique_ptr<VhidRuntime> Engine::makeVhid(config::VhidConfig c) {
 }
 
 void Engine::start(proto::TimePoint now) {
-  // The filter of live carpds' objects comes with the ownership records (issue 12).
-  const auto swept = deps_.addresses.removeStale(os::StaleFilter{});
+  // Only what no other live carpd of this namespace runs is stale (product.md: "Instances
+  // never touch each other").
+  os::StaleFilter others;
+  if (deps_.claims != nullptr) {
+    if (auto in_use = deps_.claims->othersInUse()) {
+      others = std::move(*in_use);
+    } else {
+      deps_.log->warn("cannot read other carpd processes' VHIDs ({}): sweeping nothing",
+                      in_use.error().message);
+      others.vhid_in_use = [](std::string_view, proto::Vhid) { return true; };
+      others.address_in_use = [](const proto::IpAddress&) { return true; };
+    }
+  }
+  const auto swept = deps_.addresses.removeStale(others);
+  for (const auto& k : swept.kept) deps_.log->info("kept {}: another carpd runs it", k);
   for (const auto& r : swept.removed) deps_.log->info("removed stale {}", r);
   for (const auto& e : swept.failed) deps_.log->warn("stale sweep: {}", e.message);
   if (deps_.balancer != nullptr) deps_.balancer->removeStale();
@@ -655,7 +685,13 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
         "next start");
   }
 
-  // Phase 1: build everything new; any failure leaves the running configuration untouched.
+  // Phase 1: claim and build everything new; any failure leaves the running configuration
+  // untouched.
+  std::vector<std::pair<std::string, proto::Vhid>> fresh;  // claimed by this reload
+  for (const auto& c : config.vhids) {
+    if (findVhid(c.interface, c.vhid.value()) == nullptr) fresh.emplace_back(c.interface, c.vhid);
+  }
+  if (auto claimed = claimAll(config.vhids); !claimed) return tl::unexpected(claimed.error());
   std::vector<std::unique_ptr<VhidRuntime>> next;
   std::vector<VhidRuntime*> kept;
   const config::GlobalConfig old_global = global_;
@@ -674,6 +710,9 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
     global_ = old_global;
     dropUnusedInterfaces();
     reindex();
+    if (deps_.claims != nullptr) {
+      for (const auto& [interface, vhid] : fresh) deps_.claims->release(interface, vhid);
+    }
     return tl::unexpected(std::string(e.what()));
   }
   global_.log_level = config.global.log_level;
@@ -700,6 +739,12 @@ tl::expected<void, std::string> Engine::reload(config::Config config, proto::Tim
     deps_.log->info("{}: removed or changed by reload", vhidName(*old));
     old->iface->by_vhid[old->config.vhid.value()] = nullptr;
     stopVhid(*old, now);
+    const bool still_configured = std::any_of(vhids_.begin(), vhids_.end(), [&](const auto& v) {
+      return v->config.interface == old->config.interface && v->config.vhid == old->config.vhid;
+    });
+    if (deps_.claims != nullptr && !still_configured) {
+      deps_.claims->release(old->config.interface, old->config.vhid);
+    }
   }
   stopping_ = false;
   // The filter entries of removed or changed groups; a changed group installs its own again

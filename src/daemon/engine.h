@@ -29,6 +29,7 @@
 #include "os/load_balancer.h"
 #include "os/master_record.h"
 #include "os/packet_io.h"
+#include "os/vhid_claims.h"
 #include "proto/hmac.h"
 #include "proto/state_machine.h"
 #include "proto/validate.h"
@@ -61,6 +62,9 @@ struct EngineDeps {
   os::MasterRecord* master_record = nullptr;
   // Carries out load balancing (VHIDs with `nodes`); may be null when none balances.
   os::LoadBalancer* balancer = nullptr;
+  // Which (interface, vhid) other live carpd processes of this network namespace run; may be
+  // null (no isolation, as in the unit tests).
+  os::VhidClaims* claims = nullptr;
 };
 
 // How long the kernel filter of a balancing group keeps accepting after the last advertisement
@@ -128,8 +132,9 @@ struct Listener {
 
 class Engine {
  public:
-  // Resolves the interfaces and builds the VHIDs. Throws std::runtime_error with a one-line
-  // reason (an interface that does not exist, an HMAC context that cannot be built).
+  // Resolves the interfaces, claims and builds the VHIDs. Throws std::runtime_error with a
+  // one-line reason (an interface that does not exist, an HMAC context that cannot be built, a
+  // VHID that another live carpd runs).
   Engine(EngineDeps deps, config::Config config, bool maintenance);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -198,6 +203,9 @@ class Engine {
                const proto::IpAddress& source, proto::TimePoint now) noexcept;
   void dropUnusedInterfaces();
   void reindex();
+  // Claims each (interface, vhid) of `configs` that is not claimed yet; on a refusal releases
+  // what this call claimed and returns the refusal.
+  tl::expected<void, std::string> claimAll(const std::vector<config::VhidConfig>& configs);
   VhidRuntime* findVhid(const std::string& interface, int vhid) const;
   std::optional<proto::IpAddress> advertSource(const VhidRuntime& v, proto::Family f) const;
 

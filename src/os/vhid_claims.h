@@ -10,18 +10,12 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "os/address_manager.h"
 #include "os/error.h"
 #include "proto/address.h"
 #include "proto/types.h"
 
 namespace carp::os {
-
-// What other live carpd processes own: never swept. (Identical to the one in
-// os/address_manager.h on the sweep's branch; the two are unified at merge.)
-struct StaleFilter {  // what other live carpd processes own: never swept
-  std::function<bool(std::string_view parent, proto::Vhid vhid)> vhid_in_use;
-  std::function<bool(const proto::IpAddress& address)> address_in_use;
-};
 
 class VhidClaims {
  public:
