@@ -7,7 +7,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -19,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/command_line.h"
 #include "app/shell.h"
 #include "config/config.h"
 #include "config/ucarp_args.h"
@@ -93,20 +93,10 @@ int runShell(const std::string& file, carp::config::Config config,
 }
 
 // carpd [--control-socket PATH] [--state-dir DIR] --ucarp UCARP-FLAGS...
-int runUcarp(std::vector<std::string> carpd_args, std::vector<std::string> ucarp_args) {
-  CLI::App app{"carpd --ucarp: ucarp's command line"};
-  std::string control_socket;
-  std::string state_dir;
-  app.add_option("--control-socket", control_socket,
-                 "control socket (default /run/carpd/ucarp-IF-VHID.sock)");
-  app.add_option("--state-dir", state_dir,
-                 "state directory (default /var/lib/carpd/ucarp-IF-VHID)");
-  try {
-    std::reverse(carpd_args.begin(), carpd_args.end());
-    app.parse(carpd_args);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+int runUcarp(const carp::app::CommandLine& line) {
+  const auto& control_socket = line.control_socket;
+  const auto& state_dir = line.state_dir;
+  const auto& ucarp_args = line.ucarp_args;
   std::error_code ec;
   auto cwd = std::filesystem::current_path(ec);
   if (ec) cwd = "/";
@@ -118,13 +108,6 @@ int runUcarp(std::vector<std::string> carpd_args, std::vector<std::string> ucarp
   if (parsed->help) {
     std::cout << carp::config::ucarpUsage();
     return 0;
-  }
-  for (const auto& [path, what] :
-       {std::pair{&control_socket, "--control-socket"}, std::pair{&state_dir, "--state-dir"}}) {
-    if (!path->empty() && path->front() != '/') {
-      std::cerr << "carpd: " << what << " must be an absolute path\n";
-      return 1;
-    }
   }
   auto& global = parsed->config.global;
   if (!control_socket.empty()) global.control_socket = control_socket;
@@ -144,33 +127,23 @@ int runUcarp(std::vector<std::string> carpd_args, std::vector<std::string> ucarp
 }  // namespace
 
 int main(int argc, char** argv) {
-  // ucarp's command line after --ucarp: ucarp users change one word.
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--ucarp") {
-      return runUcarp(std::vector<std::string>(argv + 1, argv + i),
-                      std::vector<std::string>(argv + i + 1, argv + argc));
-    }
+  auto parsed = carp::app::parseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed) {
+    std::cout << parsed.error().out;
+    std::cerr << parsed.error().err;
+    return parsed.error().exit_code;
   }
-
-  CLI::App app{"carpd: the Common Address Redundancy Protocol daemon"};
-  std::string file = "/etc/carpd/carpd.toml";
-  bool check_only = false;
-  bool verbose = false;
-  app.add_option("-f", file, "configuration file")->capture_default_str();
-  app.add_flag("-n", check_only, "check the configuration and exit (0 when valid)");
-  app.add_flag("-v", verbose, "verbose logging (debug)");
-  app.set_version_flag("--version", "carpd " CARPD_VERSION);
-  app.footer("carpd --ucarp UCARP-FLAGS...: ucarp's command line; see carpd --ucarp --help");
-  CLI11_PARSE(app, argc, argv);
+  if (parsed->ucarp) return runUcarp(*parsed);
+  const std::string& file = parsed->file;
 
   auto loaded = carp::config::loadFile(file);
   for (const auto& d : loaded.diagnostics) std::cerr << d.toString() << '\n';
-  if (check_only) {
+  if (parsed->check_only) {
     if (loaded.ok()) std::cout << file << ": OK, " << loaded.config->vhids.size() << " VHIDs\n";
     return loaded.ok() ? 0 : 1;
   }
   if (!loaded.ok()) return 1;
 
-  auto log = makeLogger(loaded.config->global.log_level, verbose);
+  auto log = makeLogger(loaded.config->global.log_level, parsed->verbose);
   return runShell(file, std::move(*loaded.config), log);
 }

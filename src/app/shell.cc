@@ -260,6 +260,8 @@ tl::expected<void, std::string> Shell::reload() {
   if (!applied) return applied;
   hooks_->configure(global.hooks, global.hooks_dir, global.hook_timeout);
   syncReceivers();
+  // log_level is a [global] key like the others: a reload applies it (it did not before).
+  log_->set_level(spdlog::level::from_str(global.log_level));
   log_->info("reloaded {}", config_file_.string());
   return {};
 }

@@ -61,31 +61,40 @@ tl::expected<Invocation, EarlyExit> parseCommandLine(int argc, const char* const
       app.exit(e, out, err);
       return tl::make_unexpected(EarlyExit{0, out.str() + err.str()});
     }
-    return tl::make_unexpected(EarlyExit{1, e.what()});
+    return tl::make_unexpected(EarlyExit{kUsageExit, e.what()});
   }
 
   if (const auto extras = app.remaining(); !extras.empty()) {
     const std::string& word = extras.front();
+    // A word after a command that takes none (`carpctl status extra`) falls through to the
+    // top level: say what is wrong with the command rather than call the word a command.
+    if (!word.starts_with('-') && !app.get_subcommands().empty()) {
+      const CLI::App* chosen = app.get_subcommands().front();
+      if (chosen == status || chosen == reload || chosen == doctor) {
+        return tl::make_unexpected(
+            EarlyExit{kUsageExit, chosen->get_name() + " takes no arguments (got '" + word + "')"});
+      }
+    }
     return tl::make_unexpected(
-        EarlyExit{1, (word.starts_with('-') ? "unknown option '" : "unknown command '") + word +
-                         "'; try carpctl --help"});
+        EarlyExit{kUsageExit, (word.starts_with('-') ? "unknown option '" : "unknown command '") +
+                                  word + "'; try carpctl --help"});
   }
   if (app.get_subcommands().empty()) {
     return tl::make_unexpected(EarlyExit{
-        1, "a command is required: status, demote, state, maintenance, reload or doctor"});
+        kUsageExit, "a command is required: status, demote, state, maintenance, reload or doctor"});
   }
   CLI::App* chosen = app.get_subcommands().front();
   invocation.arp_probe = !no_arp_probe;
   for (CLI::App* command : {status, demote, state, maintenance, reload, doctor}) {
     if (command != chosen) continue;
     auto request = control::requestFromArguments(command->get_name(), words);
-    if (!request) return tl::make_unexpected(EarlyExit{1, request.error()});
+    if (!request) return tl::make_unexpected(EarlyExit{kUsageExit, request.error()});
     invocation.request = std::move(*request);
   }
   if (app.get_option("-s")->count() == 0) {
     invocation.socket = socketFromConfig(config_file);
   } else if (invocation.socket.empty()) {
-    return tl::make_unexpected(EarlyExit{1, "empty socket path"});
+    return tl::make_unexpected(EarlyExit{kUsageExit, "empty socket path"});
   }
   return invocation;
 }

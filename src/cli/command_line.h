@@ -20,9 +20,12 @@ struct Invocation {
 };
 
 // Why carpctl stops before talking to carpd: help or version text (exit_code 0, for stdout), or
-// a one-line usage error (exit_code 1, for stderr after "carpctl: ").
+// a one-line usage error (exit_code kUsageExit, for stderr after "carpctl: ").
+// Usage errors exit 2 (the BSD/GNU convention, EX_USAGE's little sibling) so that a script can
+// tell a typo from a carpd that refused or could not be reached (exit 1).
+inline constexpr int kUsageExit = 2;
 struct EarlyExit {
-  int exit_code = 1;
+  int exit_code = kUsageExit;
   std::string text;
 };
 

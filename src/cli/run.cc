@@ -23,7 +23,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       out << invocation.error().text;
       return 0;
     }
-    return fail(invocation.error().text);
+    err << "carpctl: " << invocation.error().text << "\n";
+    return invocation.error().exit_code;
   }
 
   const auto response = exchange(invocation->socket, invocation->request, kDefaultTimeout);

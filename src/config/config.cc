@@ -1003,4 +1003,13 @@ LoadResult loadFile(const std::filesystem::path& path) {
   return parseText(text, path.string());
 }
 
+bool operator==(const VhidConfig& a, const VhidConfig& b) {
+  return a.interface == b.interface && a.vhid == b.vhid && a.advbase == b.advbase &&
+         a.advskew == b.advskew && a.key.sameAs(b.key) && a.addresses == b.addresses &&
+         a.peer == b.peer && a.peer6 == b.peer6 && a.groups == b.groups && a.vmac == b.vmac &&
+         a.demotion_in_advskew == b.demotion_in_advskew && a.hmac_link_local == b.hmac_link_local &&
+         a.master_down == b.master_down && a.balancing == b.balancing && a.nodes == b.nodes &&
+         a.manage_addresses == b.manage_addresses;
+}
+
 }  // namespace carp::config

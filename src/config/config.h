@@ -97,6 +97,10 @@ struct VhidConfig {
   int line = 0;  // of the [[vhid]] table header, for messages at reload time
 };
 
+// Every field that changes what the VHID does (the key through its constant-time sameAs); not
+// `line`, which only places messages. Used by the engine's reload plan.
+bool operator==(const VhidConfig& a, const VhidConfig& b);
+
 // Move-only because of the keys.
 struct Config {
   GlobalConfig global;

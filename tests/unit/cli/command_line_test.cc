@@ -58,7 +58,8 @@ TEST(CommandLineTest, Errors) {
             "a command is required: status, demote, state, maintenance, reload or doctor");
   EXPECT_THAT(parse({"bogus"}).error().text, HasSubstr("unknown command 'bogus'"));
   EXPECT_THAT(parse({"--nope", "status"}).error().text, HasSubstr("unknown option '--nope'"));
-  EXPECT_THAT(parse({"status", "x"}).error().text, HasSubstr("'x'"));
+  EXPECT_EQ(parse({"status", "x"}).error().text, "status takes no arguments (got 'x')");
+  EXPECT_EQ(parse({"reload", "x"}).error().text, "reload takes no arguments (got 'x')");
   EXPECT_THAT(parse({"demote"}).error().text, HasSubstr("usage: demote [GROUP] N"));
   EXPECT_THAT(parse({"demote", "a", "b", "c"}).error().text, HasSubstr("usage"));
   EXPECT_THAT(parse({"state", "eth0", "0", "master"}).error().text, HasSubstr("1..255"));
@@ -68,7 +69,19 @@ TEST(CommandLineTest, Errors) {
   EXPECT_THAT(parse({"--help"}).error().text, HasSubstr("Usage"));
   EXPECT_EQ(parse({"demote", "--help"}).error().exit_code, 0);
   EXPECT_EQ(parse({"--version"}).error().text.substr(0, 8), "carpctl ");
-  EXPECT_EQ(parse({"x"}).error().exit_code, 1);
+  // Usage errors exit 2, apart from carpd's refusals and connection failures (exit 1).
+  EXPECT_EQ(parse({"x"}).error().exit_code, 2);
+  EXPECT_EQ(parse({}).error().exit_code, 2);
+  EXPECT_EQ(parse({"status", "x"}).error().exit_code, 2);
+  EXPECT_EQ(parse({"demote"}).error().exit_code, 2);
+  EXPECT_EQ(parse({"-s"}).error().exit_code, 2);
+}
+TEST(RunTest, UsageErrorExitsTwo) {
+  std::ostringstream out, err;
+  const char* argv[] = {"carpctl", "status", "extra"};
+  EXPECT_EQ(run(3, argv, out, err), 2);
+  EXPECT_EQ(err.str(), "carpctl: status takes no arguments (got 'extra')\n");
+  EXPECT_EQ(out.str(), "");
 }
 TEST(RunTest, ConnectFailure) {
   std::ostringstream out, err;

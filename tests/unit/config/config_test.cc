@@ -88,6 +88,26 @@ TEST(ConfigTest, ProductExampleIsValid) {
   EXPECT_EQ(v.line, 7);
 }
 
+TEST(ConfigTest, VhidConfigEqualityComparesEveryFieldButLine) {
+  LoadResult a = parse(kProductExample);
+  LoadResult b = parse(kProductExample);
+  ASSERT_TRUE(a.ok() && b.ok());
+  VhidConfig& x = a.config->vhids[0];
+  VhidConfig& y = b.config->vhids[0];
+  EXPECT_TRUE(x == y);
+  y.line = 99;
+  EXPECT_TRUE(x == y);
+  y.advskew = *proto::AdvSkew::make(1);
+  EXPECT_FALSE(x == y);
+  y.advskew = x.advskew;
+  y.key = proto::SecretKey::fromPassphrase("other");
+  EXPECT_FALSE(x == y);
+  y.key = proto::SecretKey::fromPassphrase("secret");
+  EXPECT_TRUE(x == y);
+  y.manage_addresses = false;
+  EXPECT_FALSE(x == y);
+}
+
 TEST(ConfigTest, EveryOptionalKeySet) {
   const LoadResult result = parse(R"([global]
 preempt = true
