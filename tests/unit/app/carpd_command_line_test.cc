@@ -1,7 +1,7 @@
-#include "app/command_line.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "app/command_line.h"
 
 namespace carp::app {
 namespace {

@@ -950,7 +950,6 @@ TEST_F(SourceRoutingTest, StrictRpFilterKeepsWorking) {
       echoSenders("ping -c1 -W1 192.0.2.1 >/dev/null || true", true, "192.0.2.1", true).empty());
 }
 
-
 TEST_F(AddressManagerTest, RemoveStaleKeepsWhatAnotherLiveCarpdOwns) {
   // Issue 12, instance isolation: a second carpd in the namespace runs vhid 1 on p0 (vmac) and
   // 198.51.100.7 (no vmac); the first is gone and left vhid 2 and 198.51.100.8 behind.
