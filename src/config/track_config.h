@@ -22,12 +22,9 @@ struct TrackKindInfo {
   std::string_view text;   // for people: "command", "process", ...
 };
 inline constexpr TrackKindInfo kTrackKinds[] = {
-    {TrackKind::kExec, "exec", "command"},
-    {TrackKind::kProcess, "process", "process"},
-    {TrackKind::kFile, "file", "weight file"},
-    {TrackKind::kInterface, "interface", "interface"},
-    {TrackKind::kPing, "ping", "ping"},
-    {TrackKind::kTcp, "tcp", "TCP connect"},
+    {TrackKind::kExec, "exec", "command"},     {TrackKind::kProcess, "process", "process"},
+    {TrackKind::kFile, "file", "weight file"}, {TrackKind::kInterface, "interface", "interface"},
+    {TrackKind::kPing, "ping", "ping"},        {TrackKind::kTcp, "tcp", "TCP connect"},
 };
 constexpr std::string_view toString(TrackKind kind) {
   for (const auto& k : kTrackKinds) {
@@ -39,11 +36,11 @@ constexpr std::string_view toString(TrackKind kind) {
 struct TrackConfig {
   std::string name;  // unique among tracks
   TrackKind kind = TrackKind::kExec;
-  std::vector<std::string> exec;     // kExec: argv, argv[0] absolute, no shell
-  std::optional<std::string> user;   // kExec: run as this user (default: carpd's own)
-  std::string process;               // kProcess: a comm name (at most 15 bytes)
-  std::string file;                  // kFile: absolute path; up while it holds an integer > 0
-  std::string interface;             // kInterface: up while link up with carrier
+  std::vector<std::string> exec;         // kExec: argv, argv[0] absolute, no shell
+  std::optional<std::string> user;       // kExec: run as this user (default: carpd's own)
+  std::string process;                   // kProcess: a comm name (at most 15 bytes)
+  std::string file;                      // kFile: absolute path; up while it holds an integer > 0
+  std::string interface;                 // kInterface: up while link up with carrier
   std::optional<proto::IpAddress> ping;  // kPing: IPv4 or IPv6 target
   std::optional<proto::IpAddress> tcp_address;  // kTcp
   std::uint16_t tcp_port = 0;                   // kTcp
@@ -55,7 +52,7 @@ struct TrackConfig {
   std::vector<std::string> groups{"carp"};      // demotion groups that exist (some VHID has them)
   int loss_percent = 50;                        // kPing: down above this loss over 10 probes
   std::optional<std::chrono::milliseconds> latency;  // kPing: down above this average
-  int line = 0;  // of the [[track]] header, for messages
+  int line = 0;                                      // of the [[track]] header, for messages
 
   bool operator==(const TrackConfig&) const = default;
 };

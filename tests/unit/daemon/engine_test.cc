@@ -505,18 +505,11 @@ TEST_F(EngineTest, TransitionCallbackRunsAfterTheTakeoverIsCarriedOut) {
     std::size_t frames;
   };
   std::vector<Seen> seen;
-  EngineDeps deps{frames_,
-                  ip_,
-                  addresses_,
-                  directory_,
-                  [] { return std::chrono::system_clock::time_point(seconds(1'790'000'000)); },
-                  log_,
-                  [&](const TransitionEvent& t) {
-                    if (t.vhid == 1) {
-                      seen.push_back({t.to, addresses_.holds("eth0", 1), frames_.frames.size()});
-                    }
-                  }};
-  auto e = std::make_unique<Engine>(deps, parse(kTwoVhids), false);
+  EngineDeps with_hook = deps();
+  with_hook.on_transition = [&](const TransitionEvent& t) {
+    if (t.vhid == 1) seen.push_back({t.to, addresses_.holds("eth0", 1), frames_.frames.size()});
+  };
+  auto e = std::make_unique<Engine>(with_hook, parse(kTwoVhids), false);
   e->start(clock_.now());
   runUntil(*e, clock_.now() + seconds(4));
   ASSERT_EQ(seen.size(), 2U);
